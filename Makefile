@@ -1,0 +1,53 @@
+# siteveil — one entry point for a newcomer: `make demo` and `make test`.
+# Everything is installed into ignored folders of this checkout (.venv*, .tools/).
+# Each component adds its own targets and set-up steps in mk/<component>.mk.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+# The CPU build of PyTorch (a plain `torch` from PyPI is a multi-GB CUDA build).
+TORCH_SPEC ?= torch==2.13.0
+export CHECKPOINT_DISABLE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+# Components append what `make test` / `make demo` need before they run.
+TEST_DEPS :=
+DEMO_DEPS :=
+
+.PHONY: help setup setup-dev test demo up down logs bench lint clean
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo   - set up, start the local stack, anonymize sample images, write demo-output/"
+	@echo "make test   - set up and run every test"
+	@echo "make up / down / logs - the single-machine stack in the background"
+	@echo "make model  - build the demo model (TFLite -> ONNX) into model_repository/"
+	@echo "make bench  - benchmarks"
+
+$(VENV)/.stamp-base: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -U pip setuptools wheel
+	$(PIP) install -e '.[export,stack]'
+	touch $@
+
+$(VENV)/.stamp-dev: $(VENV)/.stamp-base pyproject.toml
+	$(PIP) install '$(TORCH_SPEC)'
+	$(PIP) install -e '.[export,stack,torch,dev]'
+	touch $@
+
+setup: $(VENV)/.stamp-base
+setup-dev: $(VENV)/.stamp-dev
+
+include $(sort $(wildcard mk/*.mk))
+
+test: setup-dev $(TEST_DEPS)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup-dev
+	$(PY) -m pip install -q ruff mypy
+	$(VENV)/bin/ruff check transformer export stack tests
+
+clean:
+	rm -rf $(VENV) .venv-* .tools .cache .stack demo-output bench-output

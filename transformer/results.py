@@ -1,0 +1,84 @@
+"""The result record (`result.json`, schema_version 1) that the dashboard and the upload API read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+
+SCHEMA_VERSION = 1
+ANONYMIZED = "anonymized"
+FAILED = "failed"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourceObject(_Record):
+    bucket: str
+    key: str
+    etag: str | None = None
+    size: NonNegativeInt | None = None
+
+
+class OutputKeys(_Record):
+    bucket: str
+    anonymized: str
+    mask: str
+    record: str
+
+
+class ModelRef(_Record):
+    name: str
+    version: str
+
+
+class Region(_Record):
+    """Bounding box of one connected person component, in pixels of the original image."""
+
+    x: NonNegativeInt
+    y: NonNegativeInt
+    width: Annotated[int, Field(gt=0)]
+    height: Annotated[int, Field(gt=0)]
+    pixels: Annotated[int, Field(gt=0)]
+
+
+class Anonymization(_Record):
+    mode: Literal["blur", "pixelate", "fill"]
+    threshold: Annotated[float, Field(gt=0, lt=1)]
+    dilation_px: NonNegativeInt
+
+
+class Failure(_Record):
+    type: str
+    reason: str
+
+
+class ResultRecord(_Record):
+    """One image's outcome. Written last: its presence means the result is complete."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    status: Literal["anonymized", "failed"]
+    image_id: str
+    tenant: str
+    event_id: str
+    source: SourceObject
+    outputs: OutputKeys | None = None
+    width: Annotated[int, Field(gt=0)] | None = None
+    height: Annotated[int, Field(gt=0)] | None = None
+    model: ModelRef
+    anonymization: Anonymization
+    person_fraction: Annotated[float, Field(ge=0, le=1)] | None = None
+    person_regions: list[Region] = Field(default_factory=list)
+    timings_ms: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    transformer_version: str
+    processed_at: datetime
+    original_deleted: bool = False
+    error: Failure | None = None
+
+
+def result_json_schema() -> dict[str, object]:
+    """The JSON Schema of result.json, for consumers in other languages (and the tests)."""
+    return ResultRecord.model_json_schema()
