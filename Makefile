@@ -24,7 +24,6 @@ help:
 	@echo "make test   - set up and run every test"
 	@echo "make up / down / logs - the single-machine stack in the background"
 	@echo "make model  - build the demo model (TFLite -> ONNX) into model_repository/"
-	@echo "make bench  - benchmarks"
 
 $(VENV)/.stamp-base: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
