@@ -32,7 +32,7 @@ class OutputKeys(_Record):
 
 class ModelRef(_Record):
     name: str
-    version: str
+    version: str | None = None  # None when the image failed before the model was called
 
 
 class Region(_Record):

@@ -1,0 +1,64 @@
+"""The transformer's domain exceptions, each mapped to one HTTP status (4xx: do not retry, 5xx: retry me)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class TransformerError(Exception):
+    """Base of every error the transformer reports; `status` is the HTTP status it maps to."""
+
+    status: ClassVar[int] = 500
+    retryable: ClassVar[bool] = True
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    @property
+    def reason(self) -> str:
+        return str(self) or self.kind
+
+
+class InvalidEvent(TransformerError):
+    """The CloudEvent is malformed or names no image we can process → 400, never retried."""
+
+    status = 400
+    retryable = False
+
+
+class ObjectNotFound(TransformerError):
+    """The object the event names does not exist (deleted, wrong key) → 404, never retried."""
+
+    status = 404
+    retryable = False
+
+
+class InvalidImage(TransformerError):
+    """The object is not an image we can anonymize (corrupt, not an image, too large).
+
+    This is a final outcome for the image, not a delivery failure: the pipeline writes a
+    `failed` result record and replies `siteveil.image.failed` (HTTP 200). 422 is what it
+    maps to where no record can be written.
+    """
+
+    status = 422
+    retryable = False
+
+
+class PredictorUnavailable(TransformerError):
+    """Triton is down, not ready, timed out or answered nonsense → 503, retried."""
+
+    status = 503
+
+
+class ModelContractError(TransformerError):
+    """The model's Triton config does not say how to feed it (a deployment error) → 503."""
+
+    status = 503
+
+
+class StorageUnavailable(TransformerError):
+    """S3 could not be read or written → 503, retried."""
+
+    status = 503

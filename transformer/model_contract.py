@@ -1,0 +1,123 @@
+"""How to feed a model, read from its Triton config (`parameters` written by export/, DESIGN.md §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from transformer.errors import ModelContractError
+
+OutputKind = Literal["probability", "logits", "labels"]
+PARAM_PREFIX = "siteveil."
+_DTYPES = {"TYPE_FP32": np.float32, "TYPE_FP16": np.float16, "TYPE_UINT8": np.uint8,
+           "FP32": np.float32, "FP16": np.float16, "UINT8": np.uint8}
+_TRITON_DTYPE = {np.dtype(np.float32): "FP32", np.dtype(np.float16): "FP16",
+                 np.dtype(np.uint8): "UINT8"}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelContract:
+    input_name: str
+    input_dtype: np.dtype
+    layout: Literal["NHWC", "NCHW"]
+    height: int
+    width: int
+    batched: bool
+    color_order: Literal["RGB", "BGR"]
+    scale: float
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    output_name: str
+    output_kind: OutputKind
+    person_classes: tuple[int, ...]
+
+    @property
+    def triton_dtype(self) -> str:
+        return _TRITON_DTYPE[self.input_dtype]
+
+
+def contract_from_config(config: Mapping[str, Any]) -> ModelContract:
+    """Parse Triton's model config (HTTP JSON, or gRPC JSON with {"config": …})."""
+    config = config.get("config", config)
+    try:
+        tensor_in = _single(config.get("input"), "input")
+        tensor_out = _single(config.get("output"), "output")
+        params = _parameters(config.get("parameters") or {})
+        layout = _choice(params, "input_layout", ("NHWC", "NCHW"))
+        dims = [int(d) for d in tensor_in["dims"]]
+        batched = int(config.get("max_batch_size", 0)) > 0
+        if not batched:
+            if len(dims) != 4 or dims[0] not in (-1, 1):
+                raise ModelContractError(f"unbatched input dims {dims} are not 1×…×…×…")
+            dims = dims[1:]
+        if len(dims) != 3:
+            raise ModelContractError(f"input dims {dims} are not three (H, W, C) per image")
+        height, width, channels = dims if layout == "NHWC" else (dims[1], dims[2], dims[0])
+        if channels != 3 or height <= 0 or width <= 0:
+            raise ModelContractError(f"input dims {dims} are not a fixed-size 3-channel image")
+        dtype_name = str(tensor_in.get("data_type", "TYPE_FP32"))
+        if dtype_name not in _DTYPES:
+            raise ModelContractError(f"input data type {dtype_name} is not supported")
+        kind = _choice(params, "output_kind", ("probability", "logits", "labels"))
+        person_classes = _ints(params.get("person_classes", ""))
+        if kind != "probability" and not person_classes:
+            raise ModelContractError(f"output kind {kind} needs siteveil.person_classes")
+        return ModelContract(
+            input_name=str(tensor_in["name"]),
+            input_dtype=np.dtype(_DTYPES[dtype_name]),
+            layout=layout,  # type: ignore[arg-type]
+            height=height,
+            width=width,
+            batched=batched,
+            color_order=_choice(params, "color_order", ("RGB", "BGR")),  # type: ignore[arg-type]
+            scale=float(params.get("scale", "1")),
+            mean=_triple(params.get("mean", "0,0,0")),
+            std=_triple(params.get("std", "1,1,1")),
+            output_name=str(tensor_out["name"]),
+            output_kind=kind,  # type: ignore[arg-type]
+            person_classes=person_classes,
+        )
+    except ModelContractError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelContractError(f"model config does not carry the siteveil contract: {exc}") from exc
+
+
+def _single(tensors: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(tensors, list) or len(tensors) != 1:
+        raise ModelContractError(f"model must have exactly one {what} tensor")
+    return tensors[0]
+
+
+def _parameters(raw: Mapping[str, Any]) -> dict[str, str]:
+    """Triton's `parameters` map: {"siteveil.x": {"string_value": "…"}} → {"x": "…"}."""
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        if key.startswith(PARAM_PREFIX):
+            text = value.get("string_value", value.get("stringValue")) \
+                if isinstance(value, Mapping) else value
+            out[key[len(PARAM_PREFIX):]] = str(text)
+    return out
+
+
+def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    value = params.get(name)
+    if value not in allowed:
+        raise ModelContractError(f"parameter {PARAM_PREFIX}{name}={value!r} is not one of {allowed}")
+    return value
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+def _triple(text: str) -> tuple[float, float, float]:
+    values = [float(part) for part in text.split(",")]
+    if len(values) == 1:
+        values *= 3
+    if len(values) != 3:
+        raise ModelContractError(f"expected 1 or 3 comma-separated numbers, got {text!r}")
+    return (values[0], values[1], values[2])

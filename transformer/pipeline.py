@@ -1,0 +1,214 @@
+"""The pipeline for one uploaded image: fetch → decode → preprocess → infer → mask → anonymize → store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from transformer import __version__, codec
+from transformer.anonymize import anonymize
+from transformer.config import Settings
+from transformer.errors import InvalidImage
+from transformer.events import ObjectCreated
+from transformer.keys import ResultKeys, result_keys
+from transformer.postprocess import (
+    MAX_REGIONS_LISTED,
+    default_dilation_px,
+    person_mask,
+    person_margin,
+    person_regions,
+)
+from transformer.predictor import Predictor
+from transformer.preprocess import to_input_tensor
+from transformer.results import (
+    ANONYMIZED,
+    FAILED,
+    Anonymization,
+    Failure,
+    ModelRef,
+    OutputKeys,
+    Region,
+    ResultRecord,
+    SourceObject,
+)
+from transformer.storage import Storage
+
+_RECORD_MAX_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    record: ResultRecord
+    duplicate: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.record.status == FAILED
+
+
+class Pipeline:
+    """Anonymizes one object at a time; S3, Triton and the clock are injected at the edges."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Storage,
+        predictor: Predictor,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._storage = storage
+        self._predictor = predictor
+        self._now = now
+
+    def process(self, obj: ObjectCreated) -> Outcome:
+        s = self._settings
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        served = self._predictor.served_model() if s.shadow else None
+        keys = self._keys(obj, "img", served.version if served else None)
+
+        previous = self._previous_record(obj, keys)
+        if previous is not None:
+            self._delete_original_if_promised(obj, previous)
+            return Outcome(previous, duplicate=True)
+
+        try:
+            with _timed(timings, "fetch"):
+                stored = self._storage.read(obj.bucket, obj.key, max_bytes=s.max_image_bytes)
+            with _timed(timings, "decode"):
+                image = codec.decode(stored.body, max_pixels=s.max_image_pixels)
+        except InvalidImage as exc:
+            return Outcome(self._write_failure(obj, keys, exc, timings, started))
+
+        served = served or self._predictor.served_model()
+        contract = served.contract
+        height, width = image.rgb.shape[:2]
+        with _timed(timings, "preprocess"):
+            tensor = to_input_tensor(image.rgb, contract)
+        with _timed(timings, "infer"):
+            output = self._predictor.infer(tensor, served)
+        with _timed(timings, "postprocess"):
+            dilation = s.mask_dilation_px
+            if dilation is None:
+                dilation = default_dilation_px(height, width, contract)
+            margin = person_margin(output, contract, s.mask_threshold)
+            mask = person_mask(margin, height, width, dilation)
+            regions = person_regions(mask)
+        with _timed(timings, "anonymize"):
+            hidden = anonymize(image.rgb, mask, regions, s.anonymization_mode,
+                               fill_color=s.fill_color)
+        out_format = image.format if s.output_format == "same" else s.output_format
+        with _timed(timings, "encode"):
+            image_bytes = codec.encode(hidden, out_format, jpeg_quality=s.jpeg_quality)
+            mask_bytes = codec.encode_mask(mask)
+
+        keys = self._keys(obj, codec.EXTENSIONS[out_format], served.version if s.shadow else None)
+        record = ResultRecord(
+            status=ANONYMIZED,
+            image_id=obj.incoming.image_id,
+            tenant=obj.incoming.tenant,
+            event_id=obj.event_id,
+            source=SourceObject(bucket=obj.bucket, key=obj.key,
+                                etag=stored.etag or obj.etag, size=len(stored.body)),
+            outputs=OutputKeys(bucket=self._results_bucket(obj), anonymized=keys.anonymized,
+                               mask=keys.mask, record=keys.record),
+            width=width,
+            height=height,
+            model=ModelRef(name=served.name, version=served.version),
+            anonymization=self._anonymization(dilation),
+            person_fraction=float(mask.mean()),
+            person_regions=[Region(x=b.x, y=b.y, width=b.width, height=b.height, pixels=b.pixels)
+                            for b in regions[:MAX_REGIONS_LISTED]],
+            timings_ms={},
+            transformer_version=__version__,
+            processed_at=self._now(),
+            original_deleted=s.delete_original and not s.shadow,
+        )
+        bucket = self._results_bucket(obj)
+        with _timed(timings, "store"):
+            self._storage.write(bucket, keys.anonymized, image_bytes, codec.CONTENT_TYPES[out_format])
+            self._storage.write(bucket, keys.mask, mask_bytes, "image/png")
+            timings["total"] = (time.perf_counter() - started) * 1000
+            record = record.model_copy(update={"timings_ms": _rounded(timings)})
+            self._write_record(bucket, keys, record)  # last: its presence means "complete"
+        self._delete_original_if_promised(obj, record)
+        return Outcome(record)
+
+    def _keys(self, obj: ObjectCreated, ext: str, shadow_version: str | None) -> ResultKeys:
+        shadow = (self._settings.model_name, shadow_version or "unknown") \
+            if self._settings.shadow else None
+        return result_keys(obj.incoming.tenant, obj.incoming.image_id, ext, shadow_model=shadow)
+
+    def _results_bucket(self, obj: ObjectCreated) -> str:
+        return self._settings.results_bucket or obj.bucket
+
+    def _anonymization(self, dilation: int) -> Anonymization:
+        s = self._settings
+        return Anonymization(mode=s.anonymization_mode, threshold=s.mask_threshold,
+                             dilation_px=dilation)
+
+    def _previous_record(self, obj: ObjectCreated, keys: ResultKeys) -> ResultRecord | None:
+        """The record of an earlier delivery of this same upload (same etag), if complete."""
+        raw = self._storage.read_if_exists(self._results_bucket(obj), keys.record,
+                                           max_bytes=_RECORD_MAX_BYTES)
+        if raw is None:
+            return None
+        try:
+            record = ResultRecord.model_validate_json(raw)
+        except ValidationError:
+            return None  # unreadable: process again and overwrite it
+        same_upload = record.source.key == obj.key and (
+            obj.etag is None or record.source.etag in (None, obj.etag))
+        return record if same_upload else None
+
+    def _write_failure(self, obj: ObjectCreated, keys: ResultKeys, error: InvalidImage,
+                       timings: dict[str, float], started: float) -> ResultRecord:
+        """A `failed` record and nothing else: no image or mask is written (fail closed)."""
+        timings["total"] = (time.perf_counter() - started) * 1000
+        s = self._settings
+        record = ResultRecord(
+            status=FAILED,
+            image_id=obj.incoming.image_id,
+            tenant=obj.incoming.tenant,
+            event_id=obj.event_id,
+            source=SourceObject(bucket=obj.bucket, key=obj.key, etag=obj.etag, size=obj.size),
+            model=ModelRef(name=s.model_name, version=s.model_version or None),
+            anonymization=self._anonymization(s.mask_dilation_px or 0),
+            timings_ms=_rounded(timings),
+            transformer_version=__version__,
+            processed_at=self._now(),
+            original_deleted=s.delete_original and not s.shadow,
+            error=Failure(type=error.kind, reason=error.reason),
+        )
+        self._write_record(self._results_bucket(obj), keys, record)
+        self._delete_original_if_promised(obj, record)
+        return record
+
+    def _write_record(self, bucket: str, keys: ResultKeys, record: ResultRecord) -> None:
+        self._storage.write(bucket, keys.record, record.model_dump_json(indent=2).encode(),
+                            "application/json")
+
+    def _delete_original_if_promised(self, obj: ObjectCreated, record: ResultRecord) -> None:
+        """GDPR: delete the upload once a complete record says so (idempotent on redelivery)."""
+        if record.original_deleted and not self._settings.shadow:
+            self._storage.delete(obj.bucket, obj.key)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = (time.perf_counter() - start) * 1000
+
+
+def _rounded(timings: dict[str, float]) -> dict[str, float]:
+    return {stage: round(ms, 3) for stage, ms in timings.items()}

@@ -1,0 +1,34 @@
+"""RGB image → the model's input tensor, as the model contract says (size, colour order, scale, layout)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from transformer.model_contract import ModelContract
+
+
+def to_input_tensor(rgb: np.ndarray, contract: ModelContract) -> np.ndarray:
+    """Resize (stretch) to the model size and normalise; adds the batch axis when batched."""
+    height, width = rgb.shape[:2]
+    shrinking = height > contract.height or width > contract.width
+    small = cv2.resize(
+        rgb,
+        (contract.width, contract.height),
+        interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR,
+    )
+    if contract.color_order == "BGR":
+        small = small[:, :, ::-1]
+    if contract.input_dtype == np.uint8:
+        tensor = np.ascontiguousarray(small)
+    else:
+        tensor = small.astype(np.float32)
+        tensor *= np.float32(contract.scale)
+        if contract.mean != (0.0, 0.0, 0.0):
+            tensor -= np.asarray(contract.mean, dtype=np.float32)
+        if contract.std != (1.0, 1.0, 1.0):
+            tensor /= np.asarray(contract.std, dtype=np.float32)
+        tensor = tensor.astype(contract.input_dtype, copy=False)
+    if contract.layout == "NCHW":
+        tensor = np.ascontiguousarray(tensor.transpose(2, 0, 1))
+    return tensor[np.newaxis]
