@@ -1,0 +1,1 @@
+"""Model build: TFLite / PyTorch → ONNX → TensorRT, parity checks, Triton configs, publishing."""
