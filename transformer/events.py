@@ -9,7 +9,8 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from cloudevents.v1.exceptions import GenericException as CloudEventError
-from cloudevents.v1.http import CloudEvent, from_http, to_binary
+from cloudevents.v1.conversion import to_binary
+from cloudevents.v1.http import CloudEvent, from_http
 
 from transformer.errors import InvalidEvent
 from transformer.keys import IncomingKey, InvalidKey, parse_incoming_key
