@@ -1,0 +1,1 @@
+"""The customer upload & results API: presigned uploads, batches, and status/results, all state in S3."""

@@ -1,0 +1,243 @@
+"""The API's use cases: create upload slots and batches, report an image's or a batch's state."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from botocore.client import BaseClient
+
+from api.auth import Principal
+from api.config import Settings
+from api.errors import InvalidRequest, NotFound
+from api.models import (
+    CONTENT_TYPES,
+    BatchCounts,
+    BatchCreated,
+    BatchRequest,
+    BatchStatus,
+    ImageError,
+    ImageStatus,
+    UploadRequest,
+    UploadSlot,
+)
+from api.presign import presign_get, presign_post, presign_put
+from api.storage import BatchManifest, ImageEntry, StateStore
+from transformer.keys import incoming_key, is_valid_id, result_keys
+from transformer.results import ANONYMIZED, ResultRecord
+
+log = logging.getLogger(__name__)
+
+
+def new_id() -> str:
+    """Random, unguessable, and within the `[a-z0-9-]{1,64}` id alphabet."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class UploadService:
+    settings: Settings
+    store: StateStore
+    presigner: BaseClient
+
+    # --- uploads ---
+    def _slot(
+        self, principal: Principal, request: UploadRequest, *, now: datetime, batch_id: str | None
+    ) -> tuple[UploadSlot, ImageEntry]:
+        image_id = new_id()
+        ext = CONTENT_TYPES[request.content_type]
+        key = incoming_key(principal.tenant, now.date(), image_id, ext).key
+        bucket = self.settings.uploads_bucket
+        expires_s = self.settings.upload_expires_s
+        if request.method == "PUT":
+            assert request.size is not None  # guaranteed by UploadRequest
+            presigned = presign_put(
+                self.presigner,
+                bucket=bucket,
+                key=key,
+                content_type=request.content_type,
+                size=request.size,
+                expires_s=expires_s,
+            )
+        else:
+            presigned = presign_post(
+                self.presigner,
+                bucket=bucket,
+                key=key,
+                content_type=request.content_type,
+                max_bytes=self.settings.max_upload_bytes,
+                expires_s=expires_s,
+            )
+        slot = UploadSlot(
+            image_id=image_id,
+            key=key,
+            url=presigned.url,
+            method=request.method,
+            headers=presigned.headers,
+            fields=presigned.fields,
+            expires_at=now + timedelta(seconds=expires_s),
+            max_bytes=self.settings.max_upload_bytes,
+            filename=request.filename,
+        )
+        entry = ImageEntry(
+            image_id=image_id,
+            tenant=principal.tenant,
+            bucket=bucket,
+            key=key,
+            ext=ext,
+            content_type=request.content_type,
+            created_at=now,
+            batch_id=batch_id,
+            filename=request.filename,
+        )
+        return slot, entry
+
+    def _check_size(self, request: UploadRequest) -> None:
+        if request.size is not None and request.size > self.settings.max_upload_bytes:
+            raise InvalidRequest(
+                f"size {request.size} is over the limit of {self.settings.max_upload_bytes} bytes"
+            )
+
+    def create_upload(self, principal: Principal, request: UploadRequest, now: datetime) -> UploadSlot:
+        self._check_size(request)
+        slot, entry = self._slot(principal, request, now=now, batch_id=None)
+        self.store.put_images([entry])
+        log.info("upload slot", extra={"tenant": principal.tenant, "image_id": slot.image_id})
+        return slot
+
+    def create_batch(self, principal: Principal, request: BatchRequest, now: datetime) -> BatchCreated:
+        for item in request.items:
+            self._check_size(item)
+        batch_id = new_id()
+        pairs = [self._slot(principal, item, now=now, batch_id=batch_id) for item in request.items]
+        # Index entries first, manifest last: a manifest never names an unknown image.
+        self.store.put_images([entry for _, entry in pairs])
+        self.store.put_batch(
+            BatchManifest(
+                batch_id=batch_id,
+                tenant=principal.tenant,
+                created_at=now,
+                image_ids=[entry.image_id for _, entry in pairs],
+            )
+        )
+        log.info(
+            "batch created",
+            extra={"tenant": principal.tenant, "batch_id": batch_id, "items": len(pairs)},
+        )
+        return BatchCreated(
+            batch_id=batch_id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self.settings.upload_expires_s),
+            uploads=[slot for slot, _ in pairs],
+        )
+
+    # --- status ---
+    def image_status(self, principal: Principal, image_id: str, now: datetime) -> ImageStatus:
+        if not is_valid_id(image_id):
+            raise NotFound("no such image")
+        entry = self.store.get_image(principal.tenant, image_id)
+        if entry is None:
+            raise NotFound("no such image")
+        record = self.store.get_result(self._record_key(entry))
+        return self._status(entry, record, now)
+
+    def batch_status(self, principal: Principal, batch_id: str, now: datetime) -> BatchStatus:
+        if not is_valid_id(batch_id):
+            raise NotFound("no such batch")
+        manifest = self.store.get_batch(principal.tenant, batch_id)
+        if manifest is None:
+            raise NotFound("no such batch")
+        entries = [
+            e for e in self.store.get_images(principal.tenant, manifest.image_ids) if e is not None
+        ]
+        records = self.store.get_results([self._record_key(e) for e in entries])
+        images = [self._status(e, r, now) for e, r in zip(entries, records, strict=True)]
+        counts = count(images)
+        return BatchStatus(
+            batch_id=manifest.batch_id,
+            created_at=manifest.created_at,
+            status="pending" if counts.pending else "complete",
+            counts=counts,
+            images=images,
+        )
+
+    def _record_key(self, entry: ImageEntry) -> str:
+        return result_keys(entry.tenant, entry.image_id, entry.ext).record
+
+    def _status(self, entry: ImageEntry, record: ResultRecord | None, now: datetime) -> ImageStatus:
+        base = {
+            "image_id": entry.image_id,
+            "batch_id": entry.batch_id,
+            "filename": entry.filename,
+            "created_at": entry.created_at,
+        }
+        if record is None or not _belongs_to(record, entry):
+            return ImageStatus(status="pending", **base)
+        if record.status != ANONYMIZED or record.outputs is None:
+            error = record.error
+            return ImageStatus(
+                status="failed",
+                processed_at=record.processed_at,
+                error=ImageError(
+                    type=error.type if error else "unknown",
+                    reason=error.reason if error else "the image could not be anonymized",
+                ),
+                **base,
+            )
+        links = self._result_links(entry, record)
+        if links is None:
+            return ImageStatus(
+                status="failed",
+                processed_at=record.processed_at,
+                error=ImageError(type="invalid_result", reason="result outside the result prefix"),
+                **base,
+            )
+        anonymized_url, mask_url = links
+        return ImageStatus(
+            status="done",
+            processed_at=record.processed_at,
+            anonymized_url=anonymized_url,
+            mask_url=mask_url,
+            links_expire_at=now + timedelta(seconds=self.settings.download_expires_s),
+            width=record.width,
+            height=record.height,
+            person_fraction=record.person_fraction,
+            **base,
+        )
+
+    def _result_links(self, entry: ImageEntry, record: ResultRecord) -> tuple[str, str] | None:
+        """Presigned GETs for the anonymized image and the mask, only if both lie under the
+        image's result prefix: a link to the original (or anything else) is never handed out."""
+        assert record.outputs is not None
+        prefix = result_keys(entry.tenant, entry.image_id, entry.ext).prefix
+        outputs = record.outputs
+        inside = outputs.anonymized.startswith(prefix) and outputs.mask.startswith(prefix)
+        if not inside or outputs.bucket != self.settings.results_bucket_name:
+            log.warning(
+                "result keys outside prefix",
+                extra={"tenant": entry.tenant, "image_id": entry.image_id},
+            )
+            return None
+        expires_s = self.settings.download_expires_s
+        bucket = outputs.bucket
+        return (
+            presign_get(self.presigner, bucket=bucket, key=outputs.anonymized, expires_s=expires_s),
+            presign_get(self.presigner, bucket=bucket, key=outputs.mask, expires_s=expires_s),
+        )
+
+
+def _belongs_to(record: ResultRecord, entry: ImageEntry) -> bool:
+    return record.tenant == entry.tenant and record.image_id == entry.image_id
+
+
+def count(images: Sequence[ImageStatus]) -> BatchCounts:
+    statuses = [image.status for image in images]
+    return BatchCounts(
+        total=len(statuses),
+        pending=statuses.count("pending"),
+        done=statuses.count("done"),
+        failed=statuses.count("failed"),
+    )
