@@ -1,0 +1,149 @@
+{{/* Names, labels and the pieces shared by the production and shadow InferenceServices. */}}
+
+{{- define "siteveil.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "siteveil.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "siteveil.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "siteveil.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "siteveil.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "siteveil.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: siteveil
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Object names. */}}
+{{- define "siteveil.isvcName" -}}
+{{- default (include "siteveil.fullname" .) .Values.inference.name | trunc 45 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "siteveil.shadowIsvcName" -}}
+{{- printf "%s-shadow" (include "siteveil.isvcName" .) -}}
+{{- end -}}
+
+{{- define "siteveil.brokerName" -}}
+{{- default (include "siteveil.fullname" .) .Values.broker.name -}}
+{{- end -}}
+
+{{- define "siteveil.brokerConfigName" -}}
+{{- printf "%s-kafka-broker-config" (include "siteveil.fullname" .) -}}
+{{- end -}}
+
+{{- define "siteveil.kafkaAuthSecret" -}}
+{{- if eq .Values.broker.auth.mode "msk-iam" -}}
+{{- printf "%s-kafka-auth" (include "siteveil.fullname" .) -}}
+{{- else if eq .Values.broker.auth.mode "secret" -}}
+{{- required "broker.auth.existingSecret is required when broker.auth.mode is secret" .Values.broker.auth.existingSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "siteveil.deadLetterName" -}}
+{{- printf "%s-dead-letter" (include "siteveil.fullname" .) -}}
+{{- end -}}
+
+{{/*
+The CloudEvent type the triggers filter on: the one the configured source emits, unless set.
+A reply type (siteveil.*) would make the InferenceService consume its own replies: refused.
+*/}}
+{{- define "siteveil.eventType" -}}
+{{- $default := ternary "dev.knative.connector.event.aws-sqs" "com.amazon.events.event" (eq .Values.source.kind "IntegrationSource") -}}
+{{- $type := default $default .Values.trigger.eventType -}}
+{{- if hasPrefix "siteveil." $type -}}
+{{- fail (printf "trigger.eventType %q is a siteveil reply type: the InferenceService would consume its own replies" $type) -}}
+{{- end -}}
+{{- $type -}}
+{{- end -}}
+
+{{- define "siteveil.image" -}}
+{{- $tag := default .default .image.tag -}}
+{{- if .image.digest -}}
+{{- printf "%s@%s" .image.repository .image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .image.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* STORAGE_URI of a model: the repository base URI joined with the model's repository path. */}}
+{{- define "siteveil.storageUri" -}}
+{{- $base := trimSuffix "/" .base -}}
+{{- $path := trimPrefix "/" (default "" .model.repositoryPath) -}}
+{{- if $path -}}
+{{- printf "%s/%s" $base $path -}}
+{{- else -}}
+{{- $base -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The transformer's flags (contracts: KServe-compatible). Input: dict with root, model, shadow.
+A shadow never gets --delete_original.
+*/}}
+{{- define "siteveil.transformerArgs" -}}
+{{- $t := .root.Values.inference.transformer -}}
+- --model_name={{ .model.name }}
+{{- if .model.version }}
+- --model_version={{ .model.version }}
+{{- end }}
+- --predictor_host=localhost:8085
+- --predictor_protocol=v2
+- --predictor_timeout={{ $t.predictorTimeoutSeconds }}
+- --http_host=0.0.0.0
+- --http_port=8080
+- --workers={{ $t.workers }}
+{{- with .root.Values.aws.resultsBucket }}
+- --results_bucket={{ . }}
+{{- end }}
+- --anonymization_mode={{ $t.anonymizationMode }}
+- --mask_threshold={{ $t.maskThreshold }}
+{{- if not (kindIs "invalid" $t.maskDilationPx) }}
+- --mask_dilation_px={{ $t.maskDilationPx }}
+{{- end }}
+- --output_format={{ $t.outputFormat }}
+- --max_image_bytes={{ int64 $t.maxImageBytes }}
+- --max_image_pixels={{ int64 $t.maxImagePixels }}
+- --log_level={{ $t.logLevel }}
+{{- if .shadow }}
+- --shadow
+{{- else if $t.deleteOriginal }}
+- --delete_original
+{{- end }}
+{{- range $t.extraArgs }}
+{{- if hasPrefix "--delete_original" . }}
+{{- fail "inference.transformer.extraArgs must not carry --delete_original: set inference.transformer.deleteOriginal (never passed to the shadow)" }}
+{{- end }}
+- {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod-level scheduling shared by inference pods and the warm-capacity placeholders. */}}
+{{- define "siteveil.gpuScheduling" -}}
+{{- with .Values.inference.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.inference.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
