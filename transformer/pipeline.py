@@ -135,9 +135,9 @@ class Pipeline:
         with _timed(timings, "store"):
             self._storage.write(bucket, keys.anonymized, image_bytes, codec.CONTENT_TYPES[out_format])
             self._storage.write(bucket, keys.mask, mask_bytes, "image/png")
-            timings["total"] = (time.perf_counter() - started) * 1000
-            record = record.model_copy(update={"timings_ms": _rounded(timings)})
-            self._write_record(bucket, keys, record)  # last: its presence means "complete"
+        timings["total"] = (time.perf_counter() - started) * 1000
+        record = record.model_copy(update={"timings_ms": _rounded(timings)})
+        self._write_record(bucket, keys, record)  # last: its presence means "complete"
         self._delete_original_if_promised(obj, record)
         return Outcome(record)
 

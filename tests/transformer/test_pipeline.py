@@ -1,0 +1,196 @@
+"""One image through the pipeline: results written in order, failures fail closed, duplicates reuse."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+import simplejpeg
+from PIL import Image
+
+from transformer.config import Settings
+from transformer.errors import InvalidEvent, PredictorUnavailable, StorageUnavailable
+from transformer.events import ObjectCreated
+from transformer.keys import parse_incoming_key
+from transformer.pipeline import Pipeline
+from transformer.results import ResultRecord
+from transformer.storage import Storage
+
+from .conftest import SquarePredictor, encode_with_pillow
+
+RESULTS = "results/acme/img-1/"
+
+
+def settings(**extra: Any) -> Settings:
+    return Settings(model_name="person_segmenter", predictor_host="unused:1",
+                    results_bucket="results", **extra)
+
+
+def event_for(key: str, etag: str | None) -> ObjectCreated:
+    return ObjectCreated("ev-1", "uploads", key, etag, None, parse_incoming_key(key))
+
+
+def listing(s3: Any, bucket: str = "results") -> list[str]:
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+
+def read(s3: Any, key: str, bucket: str = "results") -> bytes:
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def test_writes_anonymized_image_mask_and_record(s3: Any, put_upload: Any, astronaut: np.ndarray,
+                                                 square_predictor: SquarePredictor) -> None:
+    key, etag = put_upload(simplejpeg.encode_jpeg(astronaut, quality=95))
+    outcome = Pipeline(settings(), Storage(s3), square_predictor).process(event_for(key, etag))
+    assert not outcome.failed and not outcome.duplicate
+    assert listing(s3) == [RESULTS + "anonymized.jpg", RESULTS + "mask.png", RESULTS + "result.json"]
+
+    record = ResultRecord.model_validate_json(read(s3, RESULTS + "result.json"))
+    assert record == outcome.record
+    assert (record.width, record.height, record.model.version) == (512, 512, "1")
+    assert record.source.etag == etag and record.source.key == key
+    assert 0.2 < record.person_fraction < 0.35  # the middle half of the frame, plus dilation
+    assert len(record.person_regions) == 1
+    assert set(record.timings_ms) >= {"fetch", "decode", "infer", "anonymize", "store", "total"}
+
+    mask = np.asarray(Image.open(io.BytesIO(read(s3, RESULTS + "mask.png")))) > 0
+    out = simplejpeg.decode_jpeg(read(s3, RESULTS + "anonymized.jpg"))
+    original = simplejpeg.decode_jpeg(simplejpeg.encode_jpeg(astronaut, quality=95))
+    assert mask[256, 256] and not mask[10, 10]
+    assert np.abs(out[~mask].astype(int) - original[~mask]).mean() < 3  # re-encoding only
+    assert np.abs(out[mask].astype(int) - original[mask]).mean() > 10
+
+
+def test_png_stays_png_and_output_format_can_be_forced(s3: Any, put_upload: Any,
+                                                       astronaut: np.ndarray,
+                                                       square_predictor: SquarePredictor) -> None:
+    key, etag = put_upload(encode_with_pillow(astronaut, "PNG"),
+                           "incoming/acme/2026/11/22/img-1.png")
+    Pipeline(settings(), Storage(s3), square_predictor).process(event_for(key, etag))
+    assert RESULTS + "anonymized.png" in listing(s3)
+    Pipeline(settings(output_format="webp"), Storage(s3), square_predictor).process(
+        event_for(key, "other-etag"))
+    assert RESULTS + "anonymized.webp" in listing(s3)
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "corrupt JPEG"),
+    (b"I am not an image at all", "not a JPEG, PNG or WebP"),
+])
+def test_unusable_images_end_failed_with_no_image_written(
+        s3: Any, put_upload: Any, square_predictor: SquarePredictor, body: bytes,
+        reason: str) -> None:
+    key, etag = put_upload(body)
+    outcome = Pipeline(settings(), Storage(s3), square_predictor).process(event_for(key, etag))
+    assert outcome.failed and reason in outcome.record.error.reason
+    assert listing(s3) == [RESULTS + "result.json"]  # fail closed: no image, no mask
+    record = json.loads(read(s3, RESULTS + "result.json"))
+    assert record["status"] == "failed" and record["outputs"] is None
+    assert square_predictor.calls == 0
+
+
+def test_too_large_objects_are_refused_without_reading(s3: Any, put_upload: Any,
+                                                       astronaut: np.ndarray,
+                                                       square_predictor: SquarePredictor) -> None:
+    key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
+    outcome = Pipeline(settings(max_image_bytes=1000), Storage(s3), square_predictor).process(
+        event_for(key, etag))
+    assert outcome.failed and "more than the 1000 allowed" in outcome.record.error.reason
+
+
+def test_predictor_down_writes_nothing_and_is_retryable(s3: Any, put_upload: Any,
+                                                        astronaut: np.ndarray,
+                                                        square_predictor: SquarePredictor) -> None:
+    key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
+    square_predictor.fail_with = PredictorUnavailable("connection refused")
+    with pytest.raises(PredictorUnavailable):
+        Pipeline(settings(), Storage(s3), square_predictor).process(event_for(key, etag))
+    assert listing(s3) == []
+
+
+def test_nan_scores_write_nothing(s3: Any, put_upload: Any, astronaut: np.ndarray,
+                                  square_predictor: SquarePredictor) -> None:
+    key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
+    original_infer = square_predictor.infer
+    square_predictor.infer = lambda t, m: original_infer(t, m) * np.nan  # type: ignore[method-assign]
+    with pytest.raises(PredictorUnavailable, match="non-finite"):
+        Pipeline(settings(), Storage(s3), square_predictor).process(event_for(key, etag))
+    assert listing(s3) == []
+
+
+def test_duplicate_delivery_reuses_the_record(s3: Any, put_upload: Any, astronaut: np.ndarray,
+                                              square_predictor: SquarePredictor) -> None:
+    key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
+    pipeline = Pipeline(settings(), Storage(s3), square_predictor)
+    first = pipeline.process(event_for(key, etag))
+    objects = {k: read(s3, k) for k in listing(s3)}
+    again = pipeline.process(event_for(key, etag))
+    assert again.duplicate and again.record == first.record
+    assert square_predictor.calls == 1
+    assert {k: read(s3, k) for k in listing(s3)} == objects
+
+
+def test_new_upload_under_the_same_key_is_processed_again(
+        s3: Any, put_upload: Any, astronaut: np.ndarray,
+        square_predictor: SquarePredictor) -> None:
+    key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
+    pipeline = Pipeline(settings(), Storage(s3), square_predictor)
+    pipeline.process(event_for(key, etag))
+    key, etag2 = put_upload(simplejpeg.encode_jpeg(np.ascontiguousarray(astronaut[::-1])))
+    assert etag2 != etag
+    assert not pipeline.process(event_for(key, etag2)).duplicate
+    assert square_predictor.calls == 2
+
+
+def test_delete_original_after_results(s3: Any, put_upload: Any, astronaut: np.ndarray,
+                                       square_predictor: SquarePredictor) -> None:
+    key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
+    pipeline = Pipeline(settings(delete_original=True), Storage(s3), square_predictor)
+    outcome = pipeline.process(event_for(key, etag))
+    assert outcome.record.original_deleted
+    assert listing(s3, "uploads") == []
+    # a redelivery after the delete is answered from the record, not a 404
+    assert pipeline.process(event_for(key, etag)).duplicate
+
+
+def test_missing_object_is_not_found(s3: Any, square_predictor: SquarePredictor) -> None:
+    from transformer.errors import ObjectNotFound
+
+    with pytest.raises(ObjectNotFound):
+        Pipeline(settings(), Storage(s3), square_predictor).process(
+            event_for("incoming/acme/2026/11/22/img-9.jpg", None))
+
+
+def test_shadow_writes_only_under_the_shadow_prefix(s3: Any, put_upload: Any,
+                                                    astronaut: np.ndarray,
+                                                    make_predictor: Any) -> None:
+    key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
+    candidate = make_predictor((0.1, 0.1, 0.9, 0.9), version="7")
+    with pytest.raises(ValueError, match="never deletes"):
+        settings(shadow=True, delete_original=True)
+    outcome = Pipeline(settings(shadow=True), Storage(s3), candidate).process(event_for(key, etag))
+    prefix = "shadow/person_segmenter/7/acme/img-1/"
+    assert listing(s3) == [prefix + "anonymized.jpg", prefix + "mask.png", prefix + "result.json"]
+    assert outcome.record.model.version == "7" and not outcome.record.original_deleted
+    assert listing(s3, "uploads") == [key]
+
+
+def test_storage_outage_is_retryable(square_predictor: SquarePredictor) -> None:
+    import boto3
+    from botocore.config import Config
+
+    dead = boto3.client("s3", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
+                        aws_access_key_id="x", aws_secret_access_key="y",
+                        config=Config(retries={"max_attempts": 1}, connect_timeout=1))
+    with pytest.raises(StorageUnavailable):
+        Pipeline(settings(), Storage(dead), square_predictor).process(
+            event_for("incoming/acme/2026/11/22/img-1.jpg", None))
+
+
+def test_event_for_unknown_layout_never_reaches_the_pipeline() -> None:
+    with pytest.raises(Exception) as info:
+        parse_incoming_key("uploads/img.jpg")
+    assert not isinstance(info.value, InvalidEvent)  # mapped to InvalidEvent by events.py

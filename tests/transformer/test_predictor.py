@@ -1,0 +1,71 @@
+"""The v2 client against a real Triton serving the demo model (HTTP binary and gRPC)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from skimage import data
+
+from stack.triton import TritonEndpoints, running_triton
+from transformer.config import Settings
+from transformer.errors import PredictorUnavailable
+from transformer.predictor import TritonPredictor
+from transformer.preprocess import to_input_tensor
+
+REPO = Path(__file__).resolve().parents[2] / "model_repository"
+
+
+@pytest.fixture(scope="module")
+def triton() -> Iterator[TritonEndpoints]:
+    if not (REPO / "person_segmenter" / "1" / "model.onnx").exists():
+        pytest.skip("model_repository/person_segmenter/1/model.onnx is missing: run `make model`")
+    with running_triton(REPO) as endpoints:
+        yield endpoints
+
+
+def predictor_for(host: str, protocol: str = "v2", **extra: object) -> TritonPredictor:
+    return TritonPredictor(Settings(model_name="person_segmenter", predictor_host=host,
+                                    predictor_protocol=protocol,  # type: ignore[arg-type]
+                                    **extra))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("protocol", ["v2", "grpc-v2"])
+def test_reads_the_contract_and_segments_a_person(triton: TritonEndpoints, protocol: str) -> None:
+    predictor = predictor_for(triton.http if protocol == "v2" else triton.grpc, protocol)
+    assert predictor.is_ready()
+    served = predictor.served_model()
+    assert served.version == "1"
+    assert (served.contract.input_name, served.contract.output_name) == ("image",
+                                                                       "person_probability")
+    person = predictor.infer(to_input_tensor(data.astronaut(), served.contract), served)
+    rocket = predictor.infer(to_input_tensor(data.rocket(), served.contract), served)
+    assert person.shape == (1, 256, 256, 1) and person.dtype == np.float32
+    # the astronaut fills the frame; the rocket photo has no one in it
+    assert (person > 0.5).mean() > 0.3
+    assert (rocket > 0.5).mean() < 0.02
+
+
+def test_http_and_grpc_give_the_same_scores(triton: TritonEndpoints) -> None:
+    http, grpc = predictor_for(triton.http), predictor_for(triton.grpc, "grpc-v2")
+    served = http.served_model()
+    tensor = to_input_tensor(data.astronaut(), served.contract)
+    assert np.allclose(http.infer(tensor, served), grpc.infer(tensor, grpc.served_model()),
+                       atol=1e-6)
+
+
+def test_unknown_model_is_unavailable(triton: TritonEndpoints) -> None:
+    predictor = TritonPredictor(Settings(model_name="no_such_model", predictor_host=triton.http))
+    assert not predictor.is_ready()
+    with pytest.raises(PredictorUnavailable):
+        predictor.served_model()
+
+
+@pytest.mark.parametrize("protocol", ["v2", "grpc-v2"])
+def test_a_dead_predictor_is_unavailable_not_a_crash(protocol: str) -> None:
+    predictor = predictor_for("127.0.0.1:9", protocol, predictor_timeout=2.0)
+    assert not predictor.is_ready()
+    with pytest.raises(PredictorUnavailable):
+        predictor.served_model()
