@@ -1,0 +1,84 @@
+"""The local stack's settings: one typed object, built once by the CLI / demo / test fixtures."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+BackoffPolicy = Literal["exponential", "linear"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Knative `delivery` for the relay's subscriber: retry, backoffPolicy, backoffDelay, timeout.
+
+    `retry` counts the attempts after the first one (Knative's meaning); exponential backoff
+    waits backoff_delay_s * 2**n before retry n+1, linear waits backoff_delay_s * (n+1).
+    """
+
+    retry: int = 3
+    backoff_policy: BackoffPolicy = "exponential"
+    backoff_delay_s: float = 0.5
+    timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.retry < 0 or self.backoff_delay_s < 0 or self.timeout_s <= 0:
+            raise ValueError("delivery needs retry >= 0, backoff_delay_s >= 0, timeout_s > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class AwsLayout:
+    """The emulated AWS resources: the same names and wiring the Terraform side creates."""
+
+    region: str = "us-east-1"
+    access_key_id: str = "siteveil-local"
+    secret_access_key: str = "siteveil-local-secret"
+    uploads_bucket: str = "siteveil-uploads"
+    results_bucket: str = "siteveil-results"
+    incoming_prefix: str = "incoming/"
+    queue: str = "siteveil-uploads"
+    dead_letter_queue: str = "siteveil-uploads-dlq"
+    rule: str = "siteveil-uploads-object-created"
+    # SQS redrive: a message received this often without being deleted goes to the DLQ (the
+    # safety net when a relay dies mid-delivery; the relay dead-letters explicitly otherwise).
+    max_receive_count: int = 5
+    visibility_timeout_s: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class StackConfig:
+    """Everything `up` needs. Port 0 means "pick a free port"."""
+
+    state_dir: Path = REPO_ROOT / ".stack"
+    model_repository: Path = REPO_ROOT / "model_repository"
+    model_name: str = "person_segmenter"
+    triton_config_name: str = "cpu"
+    triton_venv: Path = REPO_ROOT / ".venv-triton"
+    python: Path = Path(sys.executable)
+    aws: AwsLayout = field(default_factory=AwsLayout)
+    delivery: Delivery = field(default_factory=Delivery)
+    relay_max_in_flight: int = 4
+    relay_wait_time_s: int = 2
+    transformer_workers: int = 2
+    transformer_args: tuple[str, ...] = ()
+    moto_port: int = 0
+    triton_http_port: int = 0
+    triton_grpc_port: int = 0
+    transformer_port: int = 0
+    startup_timeout_s: float = 180.0
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def replies_path(self) -> Path:
+        return self.state_dir / "replies.jsonl"
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "stack.json"
