@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     AWS ones, which keep their standard names so boto3 and the API agree.
     """
 
-    model_config = SettingsConfigDict(env_prefix="SITEVEIL_API_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SITEVEIL_API_", frozen=True, extra="ignore", populate_by_name=True
+    )
 
     # --- S3 ---
     s3_endpoint_url: str | None = Field(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,17 +23,13 @@ from api.models import (
     UploadRequest,
     UploadSlot,
 )
+from api.ids import batch_item_id, new_id, parse_batch_item_id
 from api.presign import presign_get, presign_post, presign_put
 from api.storage import BatchManifest, ImageEntry, StateStore
 from transformer.keys import incoming_key, is_valid_id, result_keys
 from transformer.results import ANONYMIZED, ResultRecord
 
 log = logging.getLogger(__name__)
-
-
-def new_id() -> str:
-    """Random, unguessable, and within the `[a-z0-9-]{1,64}` id alphabet."""
-    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +40,14 @@ class UploadService:
 
     # --- uploads ---
     def _slot(
-        self, principal: Principal, request: UploadRequest, *, now: datetime, batch_id: str | None
+        self,
+        principal: Principal,
+        request: UploadRequest,
+        *,
+        now: datetime,
+        image_id: str,
+        batch_id: str | None = None,
     ) -> tuple[UploadSlot, ImageEntry]:
-        image_id = new_id()
         ext = CONTENT_TYPES[request.content_type]
         key = incoming_key(principal.tenant, now.date(), image_id, ext).key
         bucket = self.settings.uploads_bucket
@@ -103,8 +103,8 @@ class UploadService:
 
     def create_upload(self, principal: Principal, request: UploadRequest, now: datetime) -> UploadSlot:
         self._check_size(request)
-        slot, entry = self._slot(principal, request, now=now, batch_id=None)
-        self.store.put_images([entry])
+        slot, entry = self._slot(principal, request, now=now, image_id=new_id())
+        self.store.put_image(entry)
         log.info("upload slot", extra={"tenant": principal.tenant, "image_id": slot.image_id})
         return slot
 
@@ -112,15 +112,19 @@ class UploadService:
         for item in request.items:
             self._check_size(item)
         batch_id = new_id()
-        pairs = [self._slot(principal, item, now=now, batch_id=batch_id) for item in request.items]
-        # Index entries first, manifest last: a manifest never names an unknown image.
-        self.store.put_images([entry for _, entry in pairs])
+        pairs = [
+            self._slot(
+                principal, item, now=now, image_id=batch_item_id(batch_id, i), batch_id=batch_id
+            )
+            for i, item in enumerate(request.items)
+        ]
+        # One write: the manifest is also the index of the batch's images (see api/ids.py).
         self.store.put_batch(
             BatchManifest(
                 batch_id=batch_id,
                 tenant=principal.tenant,
                 created_at=now,
-                image_ids=[entry.image_id for _, entry in pairs],
+                images=[entry for _, entry in pairs],
             )
         )
         log.info(
@@ -138,7 +142,7 @@ class UploadService:
     def image_status(self, principal: Principal, image_id: str, now: datetime) -> ImageStatus:
         if not is_valid_id(image_id):
             raise NotFound("no such image")
-        entry = self.store.get_image(principal.tenant, image_id)
+        entry = self._find_image(principal.tenant, image_id)
         if entry is None:
             raise NotFound("no such image")
         record = self.store.get_result(self._record_key(entry))
@@ -150,9 +154,7 @@ class UploadService:
         manifest = self.store.get_batch(principal.tenant, batch_id)
         if manifest is None:
             raise NotFound("no such batch")
-        entries = [
-            e for e in self.store.get_images(principal.tenant, manifest.image_ids) if e is not None
-        ]
+        entries = manifest.images
         records = self.store.get_results([self._record_key(e) for e in entries])
         images = [self._status(e, r, now) for e, r in zip(entries, records, strict=True)]
         counts = count(images)
@@ -163,6 +165,17 @@ class UploadService:
             counts=counts,
             images=images,
         )
+
+    def _find_image(self, tenant: str, image_id: str) -> ImageEntry | None:
+        in_batch = parse_batch_item_id(image_id)
+        if in_batch is None:
+            return self.store.get_image(tenant, image_id)
+        batch_id, index = in_batch
+        manifest = self.store.get_batch(tenant, batch_id)
+        if manifest is None or index >= len(manifest.images):
+            return None
+        entry = manifest.images[index]
+        return entry if entry.image_id == image_id else None
 
     def _record_key(self, entry: ImageEntry) -> str:
         return result_keys(entry.tenant, entry.image_id, entry.ext).record

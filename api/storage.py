@@ -1,13 +1,13 @@
-"""The API's state in S3: per-image index entries, batch manifests, result records, API-key records.
+"""The API's state in S3: image index entries, batch manifests, result records, API-key records.
 
 The API keeps no database: an image id is resolved to its upload key through a small index object
-written when its upload slot is created, under the caller's tenant (so another tenant's id is
-simply absent, i.e. 404).
+(single uploads) or its batch's manifest (batch items), written when the upload slot is created,
+under the caller's tenant, so another tenant's id is simply absent (404).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
@@ -50,7 +50,7 @@ class BatchManifest(_State):
     batch_id: str
     tenant: str
     created_at: datetime
-    image_ids: list[str]
+    images: list[ImageEntry]
 
 
 class ApiKeyRecord(_State):
@@ -135,21 +135,18 @@ class StateStore:
         except ValidationError as exc:
             raise StorageUnavailable(f"unreadable {model.__name__} object") from exc
 
-    def _parallel(self, fn: Any, items: Sequence[Any]) -> list[Any]:
+    def _parallel(self, fn: Callable[[str], T | None], items: Sequence[str]) -> list[T | None]:
         if len(items) <= 1:
             return [fn(item) for item in items]
         with ThreadPoolExecutor(max_workers=min(self._concurrency, len(items))) as pool:
             return list(pool.map(fn, items))
 
     # --- images and batches ---
-    def put_images(self, entries: Sequence[ImageEntry]) -> None:
-        self._parallel(lambda e: self._put_json(image_entry_key(e.tenant, e.image_id), e), entries)
+    def put_image(self, entry: ImageEntry) -> None:
+        self._put_json(image_entry_key(entry.tenant, entry.image_id), entry)
 
     def get_image(self, tenant: str, image_id: str) -> ImageEntry | None:
         return self._get_model(self._state_bucket, image_entry_key(tenant, image_id), ImageEntry)
-
-    def get_images(self, tenant: str, image_ids: Sequence[str]) -> list[ImageEntry | None]:
-        return self._parallel(lambda i: self.get_image(tenant, i), image_ids)
 
     def put_batch(self, manifest: BatchManifest) -> None:
         self._put_json(batch_manifest_key(manifest.tenant, manifest.batch_id), manifest)
