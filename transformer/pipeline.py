@@ -19,9 +19,8 @@ from transformer.keys import ResultKeys, result_keys
 from transformer.postprocess import (
     MAX_REGIONS_LISTED,
     default_dilation_px,
-    person_mask,
     person_margin,
-    person_regions,
+    person_mask_and_regions,
 )
 from transformer.predictor import Predictor
 from transformer.preprocess import to_input_tensor
@@ -99,8 +98,7 @@ class Pipeline:
             if dilation is None:
                 dilation = default_dilation_px(height, width, contract)
             margin = person_margin(output, contract, s.mask_threshold)
-            mask = person_mask(margin, height, width, dilation)
-            regions = person_regions(mask)
+            mask, regions = person_mask_and_regions(margin, height, width, dilation)
         with _timed(timings, "anonymize"):
             hidden = anonymize(image.rgb, mask, regions, s.anonymization_mode,
                                fill_color=s.fill_color)

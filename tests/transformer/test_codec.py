@@ -118,9 +118,11 @@ def test_encode_round_trips(astronaut: np.ndarray, fmt: str) -> None:
     assert np.abs(back.astype(int) - astronaut).mean() <= tolerance
 
 
-def test_mask_png_is_0_or_255() -> None:
+def test_mask_png_is_bilevel_black_and_white() -> None:
     mask = np.zeros((10, 20), bool)
     mask[2:5, 3:9] = True
-    back = np.asarray(Image.open(io.BytesIO(encode_mask(mask))))
+    png = Image.open(io.BytesIO(encode_mask(mask)))
+    assert png.format == "PNG" and png.mode == "1"
+    back = np.asarray(png.convert("L"))
     assert back.shape == (10, 20) and set(np.unique(back)) == {0, 255}
     assert np.array_equal(back == 255, mask)

@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transformer.errors import PredictorUnavailable
 from transformer.model_contract import ModelContract
@@ -13,6 +15,7 @@ from transformer.postprocess import (
     default_dilation_px,
     person_margin,
     person_mask,
+    person_mask_and_regions,
     person_regions,
 )
 
@@ -82,3 +85,50 @@ def test_regions_are_connected_components_largest_first() -> None:
 def test_default_dilation_scales_with_the_image(demo_contract: ModelContract) -> None:
     assert default_dilation_px(256, 256, demo_contract) == 2
     assert default_dilation_px(1080, 1920, demo_contract) == 15
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    height=st.integers(20, 1200),
+    width=st.integers(20, 1200),
+    dilation=st.integers(0, 20),
+    density=st.floats(0.0, 0.2),
+)
+def test_every_mask_pixel_is_inside_a_region_box(seed: int, height: int, width: int,
+                                                 dilation: int, density: float) -> None:
+    """Privacy: anonymize() only touches boxes, so the boxes must cover the whole mask."""
+    rng = np.random.default_rng(seed)
+    margin = np.where(rng.random((64, 48)) < density, rng.random((64, 48)),
+                      -rng.random((64, 48))).astype(np.float32)
+    mask, boxes = person_mask_and_regions(margin, height, width, dilation)
+    assert mask.shape == (height, width)
+    assert np.array_equal(mask, person_mask(margin, height, width, dilation))
+    covered = np.zeros_like(mask)
+    for box in boxes:
+        covered[box.y:box.y + box.height, box.x:box.x + box.width] = True
+        assert box.pixels > 0
+    assert not (mask & ~covered).any()
+
+
+def test_low_resolution_regions_match_full_resolution_components(
+        demo_contract: ModelContract) -> None:
+    margin = np.full((64, 64), -1.0, np.float32)
+    margin[10:20, 5:15] = 1.0
+    margin[40:60, 30:50] = 1.0
+    mask, boxes = person_mask_and_regions(margin, 640, 640, dilation_px=0)
+    exact = person_regions(mask)
+    assert [(b.x, b.y, b.width, b.height, b.pixels) for b in boxes] == \
+        [(b.x, b.y, b.width, b.height, b.pixels) for b in exact]
+
+
+def test_dilation_grows_the_mask_by_at_least_the_requested_pixels() -> None:
+    margin = np.full((64, 64), -1.0, np.float32)
+    margin[30:34, 30:34] = 1.0
+    plain = person_mask(margin, 1280, 1280, 0)
+    grown = person_mask(margin, 1280, 1280, 25)
+    ys, xs = np.nonzero(plain)
+    cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+    assert grown[ys.min() - 25, cx] and grown[ys.max() + 25, cx]
+    assert grown[(ys.min() + ys.max()) // 2, xs.min() - 25]
+    assert grown[(ys.min() + ys.max()) // 2, xs.max() + 25]
