@@ -1,12 +1,17 @@
-"""``python -m export <step> …``: each model-build step on its own, or the demo chain."""
+"""``python -m export <step> …``: each model-build step on its own, or chained.
+
+Exit codes: 0 ok, 1 parity / engine comparison failed, 2 any other build error.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from export.errors import ExportError, MissingFile, ParityFailed
 from export.parity import ParityThresholds
@@ -14,7 +19,16 @@ from export.parity import ParityThresholds
 DEFAULT_REPOSITORY = Path("model_repository")
 DEFAULT_CACHE = Path(".cache/export")
 
-Command = Callable[[argparse.Namespace], int]
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.split(",") if v.strip())
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(",") if v.strip())
+
+
+# --- shared option groups (parents=[…], as KServe's model server does) ----------------------
 
 
 def _thresholds_parser() -> argparse.ArgumentParser:
@@ -30,15 +44,96 @@ def _thresholds_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _torch_model_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("PyTorch model")
+    g.add_argument("--model", required=True,
+                   help="factory returning the nn.Module: package.module:fn or path/file.py:fn")
+    g.add_argument("--weights", type=Path, help="a state_dict to load (torch.save)")
+    g.add_argument("--input-shape", type=_ints, required=True,
+                   help="one image without batch, e.g. 3,512,512 (NCHW) or 512,512,3 (NHWC)")
+    g.add_argument("--output-key", help="dict key / tuple index of the segmentation output")
+    g.add_argument("--head", choices=["none", "argmax", "person"], default="none",
+                   help="fold a head into the graph: class ids (argmax) or P(person) (person)")
+    g.add_argument("--opset", type=int, default=18, help="ONNX opset, 17 or newer")
+    g.add_argument("--exporter", choices=["dynamo", "torchscript"], default="dynamo")
+    g.add_argument("--simplify", action="store_true", help="simplify the graph with onnxslim")
+    g.add_argument("--input-name", default="image")
+    g.add_argument("--output-name", help="default: logits | labels | person_probability")
+    return p
+
+
+def _contract_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("preprocessing contract (Triton parameters, DESIGN.md §3)")
+    g.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW")
+    g.add_argument("--color-order", choices=["RGB", "BGR"], default="RGB")
+    g.add_argument("--scale", type=float, default=1 / 255, help="multiplier for 0..255 pixels")
+    g.add_argument("--mean", type=_floats, default=(0.485, 0.456, 0.406))
+    g.add_argument("--std", type=_floats, default=(0.229, 0.224, 0.225))
+    g.add_argument("--person-classes", type=_ints, default=(0,),
+                   help="class ids that count as a person, e.g. 15 (VOC) or 0 (COCO)")
+    g.add_argument("--output-kind", choices=["probability", "logits", "labels"],
+                   help="default: what the export produces")
+    g.add_argument("--model-family", default="custom")
+    return p
+
+
+def _serving_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("Triton serving")
+    g.add_argument("--max-batch-size", type=int, default=8)
+    g.add_argument("--max-queue-delay-us", type=int, default=2000)
+    g.add_argument("--gpu-instances", type=int, default=1)
+    g.add_argument("--cpu-instances", type=int, default=1)
+    g.add_argument("--num-versions", type=int, default=1, help="versions Triton keeps loaded")
+    g.add_argument("--no-warmup", action="store_true")
+    return p
+
+
 def _thresholds(args: argparse.Namespace) -> ParityThresholds:
     return ParityThresholds(max_abs_error=args.max_abs_error, min_iou=args.min_iou,
                             mask_threshold=args.mask_threshold)
 
 
-def _write_report(args: argparse.Namespace, report: object) -> None:
+def _torch_options(args: argparse.Namespace) -> Any:
+    from export.torch_to_onnx import TorchExportOptions
+
+    return TorchExportOptions(
+        input_shape=args.input_shape, head=args.head,
+        person_classes=getattr(args, "person_classes", ()) or (), output_key=args.output_key,
+        opset=args.opset, exporter=args.exporter, simplify=args.simplify,
+        input_name=args.input_name, output_name=args.output_name,
+    )  # fmt: skip
+
+
+def _contract(args: argparse.Namespace, output_kind: str) -> Any:
+    from export.triton_config import PreprocessContract
+
+    return PreprocessContract(
+        input_layout=args.layout, color_order=args.color_order, scale=args.scale,
+        mean=args.mean, std=args.std, output_kind=args.output_kind or output_kind,
+        person_classes=args.person_classes, model_family=args.model_family,
+    )  # fmt: skip
+
+
+def _serving(args: argparse.Namespace) -> Any:
+    from export.triton_config import ServingOptions
+
+    return ServingOptions(
+        max_batch_size=args.max_batch_size, max_queue_delay_microseconds=args.max_queue_delay_us,
+        gpu_instances=args.gpu_instances, cpu_instances=args.cpu_instances,
+        num_versions=args.num_versions, warmup=not args.no_warmup,
+    )  # fmt: skip
+
+
+def _write_report(args: argparse.Namespace, report: Any) -> None:
     if getattr(args, "report", None):
         args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(json.dumps(report.to_dict(), indent=2) + "\n")  # type: ignore[attr-defined]
+        args.report.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+
+
+# --- steps ---------------------------------------------------------------------------------
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -82,18 +177,145 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_configs(args: argparse.Namespace) -> int:
-    from export.triton_config import PERSON_SEGMENTER, write_configs
+def cmd_torch2onnx(args: argparse.Namespace) -> int:
+    import onnx
 
-    for path in write_configs(args.repository / PERSON_SEGMENTER.name, PERSON_SEGMENTER):
+    from export.torch_to_onnx import export_torch, load_model
+
+    exported = export_torch(load_model(args.model, args.weights), _torch_options(args))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(exported.model, str(args.output))
+    print(f"wrote {args.output}: {exported.input_name} {exported.input_dims} -> "
+          f"{exported.output_name} {exported.output_dims} {exported.output_dtype} "
+          f"({exported.output_kind}), opset {exported.model.opset_import[0].version}, "
+          "dynamic batch, checked")
+    return 0
+
+
+def cmd_parity_torch(args: argparse.Namespace) -> int:
+    from export.torch_pipeline import torch_parity
+    from export.torch_to_onnx import load_model, wrap
+
+    options = _torch_options(args)
+    model = load_model(args.model, args.weights)
+    if not args.onnx.is_file():
+        raise MissingFile(f"ONNX model not found: {args.onnx}")
+    kind = wrap(model, options).kind
+    report = torch_parity(model, args.onnx, options, _contract(args, kind), kind,
+                          _thresholds(args))
+    print(report.table())
+    _write_report(args, report)
+    return 0 if report.passed else 1
+
+
+def cmd_build_torch(args: argparse.Namespace) -> int:
+    from export.torch_pipeline import build_from_torch, weights_source
+    from export.torch_to_onnx import load_model, wrap
+
+    options = _torch_options(args)
+    model = load_model(args.model, args.weights)
+    kind = wrap(model, options).kind
+    build = build_from_torch(
+        model, options, _contract(args, kind), repository=args.repository, name=args.name,
+        source=weights_source(args.model, args.weights), thresholds=_thresholds(args),
+        serving=_serving(args),
+    )  # fmt: skip
+    print(build.report.table())
+    _write_report(args, build.report)
+    print(f"wrote {build.version.path} (version {build.version.version}) and the configs of "
+          f"{args.repository / args.name}")
+    return 0
+
+
+def cmd_configs(args: argparse.Namespace) -> int:
+    from export.triton_config import PERSON_SEGMENTER, spec_from_onnx, write_configs
+
+    if args.onnx is None:
+        spec = PERSON_SEGMENTER
+    else:
+        if not args.onnx.is_file():
+            raise MissingFile(f"ONNX model not found: {args.onnx}")
+        if not args.name:
+            raise ExportError("--name is required with --onnx")
+        spec = spec_from_onnx(args.name, args.onnx, _contract(args, "logits"), _serving(args))
+    for path in write_configs(args.repository / spec.name, spec):
         print(f"wrote {path}")
     return 0
 
 
+def cmd_add_version(args: argparse.Namespace) -> int:
+    from export.demo_model import PYTHON_MODEL
+    from export.versions import create_version
+
+    files: dict[str, Path | bytes] = {"model.onnx": args.onnx, "model.py": PYTHON_MODEL}
+    if args.plan is not None:
+        files["model.plan"] = args.plan
+        metadata = args.plan.with_name(args.plan.name + ".json")
+        if metadata.is_file():
+            files["model.plan.json"] = metadata
+    info = create_version(args.repository / args.name, files,
+                          source={"onnx": str(args.onnx), "plan": str(args.plan or "")},
+                          options={"source_note": args.note or ""}, version=args.version)
+    print(f"wrote {info.path} (version {info.version}): {', '.join(sorted(info.manifest['files']))}")
+    return 0
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    from export.tensorrt_build import (
+        EngineOptions,
+        build_engine,
+        compare_with_polygraphy,
+        onnx_io,
+        tensorrt_status,
+        trtexec_command,
+    )
+
+    options = EngineOptions(min_batch=args.min_batch, opt_batch=args.opt_batch,
+                            max_batch=args.max_batch, workspace_mib=args.workspace_mib,
+                            fp16=not args.fp32, timing_cache=args.timing_cache)
+    usable, reason = tensorrt_status()
+    if not usable:
+        io = onnx_io(args.onnx)
+        print("equivalent trtexec (TensorRT 10):",
+              trtexec_command(args.onnx, args.output, io, options, 10))
+        raise ExportError(f"cannot build a TensorRT engine here: {reason}")
+    build = build_engine(args.onnx, args.output, options)
+    print(f"wrote {build.plan_path} and {build.metadata_path}")
+    print(f"TensorRT {build.metadata['tensorrt_version']}, GPU {build.metadata['gpu']}, "
+          f"{build.metadata['precision']}")
+    print("equivalent trtexec:", build.trtexec)
+    if args.compare:
+        import numpy as np
+
+        io = onnx_io(args.onnx)
+        rng = np.random.default_rng(0)
+        feeds = [{name: rng.random((b, *dims), dtype=np.float32) for name, dims in io.inputs}
+                 for b in (options.min_batch, options.max_batch)]
+        ok = compare_with_polygraphy(args.onnx, args.output, feeds, atol=args.atol,
+                                     rtol=args.rtol)
+        print(f"polygraphy ONNX Runtime vs TensorRT: {'PASSED' if ok else 'FAILED'} "
+              f"(atol {args.atol}, rtol {args.rtol})")
+        return 0 if ok else 1
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from export.publish import publish_version
+
+    published = publish_version(args.repository / args.name, args.version, args.destination)
+    print(f"published {published.uri} ({len(published.keys)} objects)")
+    return 0
+
+
+# --- parser --------------------------------------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="STEP")
-    thresholds = _thresholds_parser()
+    thresholds, torch_model = _thresholds_parser(), _torch_model_parser()
+    contract, serving = _contract_parser(), _serving_parser()
 
     p = sub.add_parser("fetch", help="download + verify the pinned demo TFLite model")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
@@ -119,13 +341,65 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("configs", help="(re)write person_segmenter's Triton configs")
+    p = sub.add_parser("torch2onnx", parents=[torch_model],
+                       help="export a PyTorch segmentation model to ONNX")
+    p.add_argument("--person-classes", type=_ints, default=(), help="for --head person")
+    p.add_argument("--output", type=Path, required=True)
+    p.set_defaults(func=cmd_torch2onnx)
+
+    p = sub.add_parser("parity-torch", parents=[torch_model, contract, thresholds],
+                       help="compare an ONNX export with its PyTorch source")
+    p.add_argument("--onnx", type=Path, required=True)
+    p.set_defaults(func=cmd_parity_torch)
+
+    p = sub.add_parser("build-torch", parents=[torch_model, contract, thresholds, serving],
+                       help="export + parity + configs + a new version in the repository")
     p.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
+    p.add_argument("--name", required=True, help="the Triton model name")
+    p.set_defaults(func=cmd_build_torch)
+
+    p = sub.add_parser("configs", parents=[contract, serving],
+                       help="write config.pbtxt, configs/onnx.pbtxt, configs/cpu.pbtxt "
+                            "(person_segmenter's, or a model's from --onnx + --name)")
+    p.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
+    p.add_argument("--onnx", type=Path)
+    p.add_argument("--name")
     p.set_defaults(func=cmd_configs)
+
+    p = sub.add_parser("add-version", help="add model.onnx (+ model.plan) as a new version")
+    p.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
+    p.add_argument("--name", required=True)
+    p.add_argument("--onnx", type=Path, required=True)
+    p.add_argument("--plan", type=Path)
+    p.add_argument("--version", type=int, help="default: the next number")
+    p.add_argument("--note", help="free text recorded in the manifest")
+    p.set_defaults(func=cmd_add_version)
+
+    p = sub.add_parser("engine", help="build a TensorRT plan (GPU machine with tensorrt)")
+    p.add_argument("--onnx", type=Path, required=True)
+    p.add_argument("--output", type=Path, required=True)
+    p.add_argument("--min-batch", type=int, default=1)
+    p.add_argument("--opt-batch", type=int, default=4)
+    p.add_argument("--max-batch", type=int, default=8)
+    p.add_argument("--workspace-mib", type=int, default=1024)
+    p.add_argument("--fp32", action="store_true", help="no FP16")
+    p.add_argument("--timing-cache", type=Path, help="read and update this timing cache")
+    p.add_argument("--compare", action="store_true", help="polygraphy: ONNX Runtime vs the plan")
+    p.add_argument("--atol", type=float, default=2e-2)
+    p.add_argument("--rtol", type=float, default=2e-2)
+    p.set_defaults(func=cmd_engine)
+
+    p = sub.add_parser("publish", help="upload a version to s3://…/<name>/<version>/")
+    p.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
+    p.add_argument("--name", required=True)
+    p.add_argument("--version", type=int, required=True)
+    p.add_argument("--destination", required=True, help="s3://bucket/prefix (the storageUri)")
+    p.set_defaults(func=cmd_publish)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -21,6 +21,7 @@ from export.parity import (
 )
 from export.tflite_to_onnx import DEFAULT_OPSET, convert
 from export.triton_config import PERSON_SEGMENTER, ModelSpec
+from export.versions import write_manifest
 
 PYTHON_MODEL = Path(__file__).with_name("triton_python_model.py")
 DEMO_VERSION = "1"
@@ -85,4 +86,19 @@ def build_demo(repository: Path, cache_dir: Path,
     model_py = version_dir / "model.py"
     if not model_py.exists() or model_py.read_bytes() != PYTHON_MODEL.read_bytes():
         shutil.copyfile(PYTHON_MODEL, model_py)
+    write_manifest(
+        version_dir,
+        name=spec.name,
+        version=int(DEMO_VERSION),
+        source={
+            "framework": "tflite",
+            "requirement": SELFIE_SEGMENTATION.requirement,
+            "wheel": SELFIE_SEGMENTATION.wheel_filename,
+            "wheel_sha256": SELFIE_SEGMENTATION.wheel_sha256,
+            "member": SELFIE_SEGMENTATION.member,
+            "member_sha256": SELFIE_SEGMENTATION.member_sha256,
+        },
+        options={"converter": "export.tflite_to_onnx", "opset": DEFAULT_OPSET,
+                 "contract": spec.contract.parameters(), "parity": report.to_dict()},
+    )
     return DemoBuild(onnx_path=onnx_path, tflite_path=tflite_path, report=report)

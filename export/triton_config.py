@@ -116,6 +116,42 @@ PERSON_SEGMENTER = ModelSpec(
 )
 
 
+_ONNX_TO_TRITON: dict[int, DataType] = {
+    1: "TYPE_FP32",  # onnx.TensorProto.FLOAT
+    10: "TYPE_FP16",
+    6: "TYPE_INT32",
+    7: "TYPE_INT64",
+    2: "TYPE_UINT8",
+    9: "TYPE_BOOL",
+}
+
+
+def spec_from_onnx(name: str, onnx_path: Path, contract: PreprocessContract,
+                   serving: ServingOptions | None = None) -> ModelSpec:
+    """A spec whose inputs/outputs are the ONNX graph's (first axis = the dynamic batch)."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    initializers = {i.name for i in graph.initializer}
+
+    def tensors(values: Sequence[onnx.ValueInfoProto]) -> tuple[TensorSpec, ...]:
+        specs = []
+        for v in values:
+            if v.name in initializers:
+                continue
+            tensor_type = v.type.tensor_type
+            dims = [d.dim_value for d in tensor_type.shape.dim][1:]
+            if not dims or any(d <= 0 for d in dims):
+                raise ExportError(f"{v.name!r} needs static dims after the batch axis, got {dims}")
+            if tensor_type.elem_type not in _ONNX_TO_TRITON:
+                raise ExportError(f"{v.name!r} has an element type Triton configs here do not map")
+            specs.append(TensorSpec(v.name, tuple(dims), _ONNX_TO_TRITON[tensor_type.elem_type]))
+        return tuple(specs)
+
+    return ModelSpec(name=name, inputs=tensors(graph.input), outputs=tensors(graph.output),
+                     contract=contract, serving=serving or ServingOptions())
+
+
 def _io(config: mc.ModelConfig, spec: ModelSpec) -> None:
     for t in spec.inputs:
         config.input.add(name=t.name, data_type=mc.DataType.Value(t.data_type), dims=list(t.dims))
