@@ -14,3 +14,19 @@ triton-venv: $(TRITON_VENV)/.stamp
 TEST_DEPS += triton-venv
 DEMO_DEPS += triton-venv
 
+# DEMO_DEPS is complete only after every fragment is read: expand it when the rule runs.
+.SECONDEXPANSION:
+
+up: setup $$(DEMO_DEPS)
+	@$(PY) -m stack --state-dir $(STACK_STATE) up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) -m stack --state-dir $(STACK_STATE) down; else echo "nothing was running (no $(PY))"; fi
+
+logs:
+	@$(PY) -m stack --state-dir $(STACK_STATE) logs $(if $(FOLLOW),--follow)
+
+status:
+	@$(PY) -m stack --state-dir $(STACK_STATE) status || true
+
+.PHONY: status

@@ -156,6 +156,21 @@ def stop(pid: int, *, timeout_s: float = 15.0) -> None:
         time.sleep(0.05)
 
 
+def kill_orphaned_group(pgid: int) -> bool:
+    """SIGKILL what is left of a group whose leader died (e.g. Gunicorn workers after a crash).
+
+    Linux does not hand out a pid while it still names a process group, so a live group with
+    a dead leader's pid is the leader's own group. True if there was one.
+    """
+    if is_alive(pgid) or not _group_alive(pgid):
+        return False
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class PidRecord:
     """What a pid file holds: enough to find the process again and not kill a stranger."""

@@ -1,0 +1,102 @@
+"""`python -m stack up|down|logs|status`: the single-machine stack in the background."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from stack.config import StackConfig
+from stack.errors import AlreadyRunning, StackError
+from stack.lifecycle import (
+    COMPONENTS,
+    describe,
+    down,
+    log_path,
+    read_state,
+    running_components,
+    up,
+)
+from stack.processes import log_tail
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
+    parser.add_argument("--state-dir", type=Path, default=StackConfig().state_dir,
+                        help="pid files, logs and stack.json (default: .stack/)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start moto, Triton, the transformer and the relay")
+    commands.add_parser("down", help="stop everything `up` started")
+    commands.add_parser("status", help="what runs, and where")
+    logs = commands.add_parser("logs", help="show the logs")
+    logs.add_argument("component", nargs="?", choices=COMPONENTS, help="default: all")
+    logs.add_argument("-n", "--lines", type=int, default=40)
+    logs.add_argument("-f", "--follow", action="store_true")
+    return parser
+
+
+def _logs(config: StackConfig, component: str | None, lines: int, follow: bool) -> int:
+    names = [component] if component else list(COMPONENTS)
+    paths = {n: log_path(config, n) for n in names if log_path(config, n).exists()}
+    if not paths:
+        print(f"no logs in {config.logs_dir} (run `make up` first)")
+        return 1
+    for name, path in paths.items():
+        print(f"==> {name}: {path} <==")
+        print(log_tail(path, lines))
+    if not follow:
+        return 0
+    offsets = {n: p.stat().st_size for n, p in paths.items()}
+    try:
+        while True:
+            for name, path in paths.items():
+                size = path.stat().st_size if path.exists() else 0
+                if size < offsets[name]:
+                    offsets[name] = 0
+                if size > offsets[name]:
+                    with open(path, errors="replace") as log:
+                        log.seek(offsets[name])
+                        for line in log.read().splitlines():
+                            print(f"{name:>11} | {line}")
+                    offsets[name] = size
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    config = StackConfig(state_dir=args.state_dir)
+    try:
+        if args.command == "up":
+            print("starting moto, Triton, the transformer and the relay ...", flush=True)
+            state = up(config)
+            print(describe(state))
+            print("\nstop it with `make down`; logs: `make logs` (FOLLOW=1 to follow)")
+        elif args.command == "down":
+            stopped = down(config)
+            print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+        elif args.command == "status":
+            alive = running_components(config)
+            state = read_state(config)
+            for name in COMPONENTS:
+                print(f"{name:<12} {'running, pid ' + str(alive[name]) if name in alive else '-'}")
+            if state is not None and alive:
+                print()
+                print(describe(state))
+            return 0 if alive.keys() == set(COMPONENTS) else 3
+        elif args.command == "logs":
+            return _logs(config, args.component, args.lines, args.follow)
+    except AlreadyRunning as exc:
+        print(f"{exc}\n(`make down` stops it; `make status` shows it)", file=sys.stderr)
+        return 0 if args.command == "up" else 1
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,314 @@
+"""Bring the whole local stack up and down: moto → Triton → transformer → relay, in that order.
+
+Every server is a background process in its own session with a pid file in
+`<state>/pids/<name>.pid` and a log in `<state>/logs/<name>.log`, so `up` can return (make up),
+`down` can run from another shell, and `down` still cleans up after a crash. `stack.json` in the
+state directory holds the endpoints of the running stack.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from stack.aws import Queues, aws_env, provision, start_moto
+from stack.config import REPO_ROOT, StackConfig
+from stack.errors import AlreadyRunning, StackError
+from stack.processes import (
+    free_port,
+    is_alive,
+    kill_orphaned_group,
+    log_tail,
+    read_pid_file,
+    spawn,
+    stop,
+    wait_http_ok,
+    write_pid_file,
+)
+from stack.triton import start_triton
+
+# Start order; `down` stops in reverse (the relay first, so no event is sent to a dying server).
+COMPONENTS = ("moto", "triton", "transformer", "relay")
+
+
+class StackState(BaseModel):
+    """What `up` wrote: where everything answers. Read by `status`, the demo and the tests."""
+
+    model_config = ConfigDict(frozen=True)
+
+    aws_endpoint: str
+    region: str
+    access_key_id: str
+    secret_access_key: str
+    uploads_bucket: str
+    results_bucket: str
+    queue_url: str
+    queue_arn: str
+    dead_letter_queue_url: str
+    triton_http: str
+    triton_grpc: str
+    triton_metrics: str
+    transformer_url: str
+    model_name: str
+    replies_path: str
+    logs_dir: str
+    pids: dict[str, int]
+
+    def env(self) -> dict[str, str]:
+        """The AWS environment that points an SDK at this stack's emulator."""
+        return {
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+
+def _pid_path(config: StackConfig, name: str) -> Path:
+    return config.state_dir / "pids" / f"{name}.pid"
+
+
+def log_path(config: StackConfig, name: str) -> Path:
+    return config.logs_dir / f"{name}.log"
+
+
+@contextmanager
+def _locked(config: StackConfig) -> Iterator[None]:
+    """One `up`/`down` at a time per state directory."""
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(config.state_dir / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def running_components(config: StackConfig) -> dict[str, int]:
+    """name → pid of the stack's processes that still run (stale pid files are ignored)."""
+    alive = {}
+    for name in COMPONENTS:
+        record = read_pid_file(_pid_path(config, name))
+        if record is not None and record.matches_running_process():
+            alive[name] = record.pid
+    return alive
+
+
+def read_state(config: StackConfig) -> StackState | None:
+    try:
+        return StackState.model_validate_json(config.state_file.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _child_env(config: StackConfig, aws_endpoint: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(aws_env(aws_endpoint, config.aws))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def transformer_command(config: StackConfig, triton_http: str, port: int) -> list[str]:
+    """`python -m transformer` with KServe-compatible flags, as the InferenceService runs it."""
+    return [
+        str(config.python), "-m", "transformer",
+        f"--model_name={config.model_name}",
+        f"--predictor_host={triton_http}",
+        "--predictor_protocol=v2",
+        f"--http_port={port}",
+        f"--workers={config.transformer_workers}",
+        f"--results_bucket={config.aws.results_bucket}",
+        *config.transformer_args,
+    ]
+
+
+def relay_command(config: StackConfig, queues: Queues, sink: str) -> list[str]:
+    d = config.delivery
+    return [
+        str(config.python), "-m", "stack.relay",
+        "--queue-url", queues.url,
+        "--dead-letter-queue-url", queues.dead_letter_url,
+        "--source", queues.arn,
+        "--sink", sink,
+        "--replies", str(config.replies_path),
+        "--retry", str(d.retry),
+        "--backoff-policy", d.backoff_policy,
+        "--backoff-delay", str(d.backoff_delay_s),
+        "--timeout", str(d.timeout_s),
+        "--max-in-flight", str(config.relay_max_in_flight),
+        "--wait-time", str(config.relay_wait_time_s),
+    ]
+
+
+def _wait_for_log_line(path: Path, text: str, pid: int, name: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if text in log_tail(path, 200):
+            return
+        if not is_alive(pid):
+            raise StackError(f"{name} exited during start-up; last log lines:\n{log_tail(path)}")
+        time.sleep(0.1)
+    raise StackError(f"{name} did not start within {timeout_s:.0f} s; log:\n{log_tail(path)}")
+
+
+def _start_all(config: StackConfig, started: dict[str, int]) -> StackState:
+    aws = config.aws
+    moto_port = config.moto_port or free_port()
+    aws_endpoint = f"http://127.0.0.1:{moto_port}"
+    started["moto"] = start_moto(config.python, moto_port, log_path(config, "moto"))
+    write_pid_file(_pid_path(config, "moto"), "moto", started["moto"])
+    queues = provision(aws_endpoint, aws)
+
+    triton = start_triton(
+        config.model_repository,
+        config_name=config.triton_config_name,
+        log_path=log_path(config, "triton"),
+        venv=config.triton_venv,
+        http_port=config.triton_http_port,
+        grpc_port=config.triton_grpc_port,
+        startup_timeout_s=config.startup_timeout_s,
+    )
+    started["triton"] = triton.pid
+    write_pid_file(_pid_path(config, "triton"), "triton", triton.pid)
+
+    env = _child_env(config, aws_endpoint)
+    port = config.transformer_port or free_port()
+    transformer_url = f"http://127.0.0.1:{port}"
+    proc = spawn(transformer_command(config, triton.endpoints.http, port),
+                 log_path=log_path(config, "transformer"), env=env, cwd=REPO_ROOT)
+    started["transformer"] = proc.pid
+    write_pid_file(_pid_path(config, "transformer"), "transformer", proc.pid)
+    wait_http_ok(f"{transformer_url}/v2/health/ready", name="transformer",
+                 timeout_s=config.startup_timeout_s, pid=proc.pid,
+                 log_path=log_path(config, "transformer"))
+
+    proc = spawn(relay_command(config, queues, transformer_url + "/"),
+                 log_path=log_path(config, "relay"), env=env, cwd=REPO_ROOT)
+    started["relay"] = proc.pid
+    write_pid_file(_pid_path(config, "relay"), "relay", proc.pid)
+    _wait_for_log_line(log_path(config, "relay"), '"relay started"', proc.pid, "relay", 60)
+
+    return StackState(
+        aws_endpoint=aws_endpoint,
+        region=aws.region,
+        access_key_id=aws.access_key_id,
+        secret_access_key=aws.secret_access_key,
+        uploads_bucket=aws.uploads_bucket,
+        results_bucket=aws.results_bucket,
+        queue_url=queues.url,
+        queue_arn=queues.arn,
+        dead_letter_queue_url=queues.dead_letter_url,
+        triton_http=triton.endpoints.http,
+        triton_grpc=triton.endpoints.grpc,
+        triton_metrics=triton.endpoints.metrics,
+        transformer_url=transformer_url,
+        model_name=config.model_name,
+        replies_path=str(config.replies_path.resolve()),
+        logs_dir=str(config.logs_dir.resolve()),
+        pids=dict(started),
+    )
+
+
+def up(config: StackConfig) -> StackState:
+    """Start every part in the background and wait until each is ready; stack.json says where.
+
+    Raises AlreadyRunning when an earlier `up` in this state directory still runs. On a failed
+    start, whatever was started is stopped again.
+    """
+    with _locked(config):
+        alive = running_components(config)
+        if alive:
+            names = ", ".join(f"{n} (pid {p})" for n, p in alive.items())
+            raise AlreadyRunning(f"the stack in {config.state_dir} is already running: {names}")
+        _stop_recorded(config)  # stale pid files of a crashed stack
+        config.logs_dir.mkdir(parents=True, exist_ok=True)
+        for name in COMPONENTS:
+            log_path(config, name).unlink(missing_ok=True)
+        config.replies_path.unlink(missing_ok=True)
+        started: dict[str, int] = {}
+        try:
+            state = _start_all(config, started)
+        except BaseException:
+            _stop_recorded(config)
+            raise
+        tmp = config.state_file.with_suffix(".tmp")
+        tmp.write_text(state.model_dump_json(indent=2))
+        tmp.replace(config.state_file)
+        return state
+
+
+def _stop_recorded(config: StackConfig) -> list[str]:
+    """Stop every recorded process that still runs (reverse start order); forget the pid files."""
+    stopped = []
+    for name in reversed(COMPONENTS):
+        path = _pid_path(config, name)
+        record = read_pid_file(path)
+        if record is not None and record.matches_running_process():
+            stop(record.pid, timeout_s=30.0)
+            stopped.append(name)
+        elif record is not None and kill_orphaned_group(record.pid):
+            stopped.append(f"{name} (leftovers of a crashed process)")
+        path.unlink(missing_ok=True)
+    return stopped
+
+
+def down(config: StackConfig) -> list[str]:
+    """Stop everything `up` started (also after a crash); the names of what was still running."""
+    with _locked(config):
+        stopped = _stop_recorded(config)
+        config.state_file.unlink(missing_ok=True)
+        return stopped
+
+
+def stop_component(config: StackConfig, name: str) -> bool:
+    """Stop one part of a running stack (tests use it to take Triton away); True if it ran."""
+    if name not in COMPONENTS:
+        raise ValueError(f"unknown component {name!r}; one of {', '.join(COMPONENTS)}")
+    with _locked(config):
+        path = _pid_path(config, name)
+        record = read_pid_file(path)
+        path.unlink(missing_ok=True)
+        if record is None or not record.matches_running_process():
+            return False
+        stop(record.pid, timeout_s=30.0)
+        return True
+
+
+@contextmanager
+def running_stack(config: StackConfig) -> Iterator[StackState]:
+    """The stack, up for the duration of the block (tests and the demo)."""
+    state = up(config)
+    try:
+        yield state
+    finally:
+        down(config)
+
+
+def describe(state: StackState) -> str:
+    """Human-readable endpoints, for `make up` / `status`."""
+    lines = [
+        f"AWS (moto: S3, EventBridge, SQS)  {state.aws_endpoint}",
+        f"  uploads bucket                  s3://{state.uploads_bucket}/incoming/...",
+        f"  results bucket                  s3://{state.results_bucket}/results/...",
+        f"  queue / dead-letter queue       {state.queue_url} / {state.dead_letter_queue_url}",
+        f"Triton (HTTP / gRPC / metrics)    http://{state.triton_http} / {state.triton_grpc} / "
+        f"http://{state.triton_metrics}/metrics",
+        f"transformer (POST CloudEvents)    {state.transformer_url}/",
+        f"relay replies (JSONL)             {state.replies_path}",
+        f"logs                              {state.logs_dir}/",
+        "",
+        "Point an AWS SDK / CLI at it:",
+        *(f"  export {k}={v}" for k, v in state.env().items()),
+    ]
+    return "\n".join(lines)
+
+
+def state_json(state: StackState) -> str:
+    return json.dumps(state.model_dump(), indent=2)
