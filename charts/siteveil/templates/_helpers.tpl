@@ -147,3 +147,24 @@ tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/* The pause container of warm-capacity pods: it only holds a GPU (and some CPU/memory). */}}
+{{- define "siteveil.warmContainer" -}}
+image: {{ include "siteveil.image" (dict "image" .root.Values.warmCapacity.image "default" "latest") }}
+imagePullPolicy: Always
+resources:
+  requests:
+    cpu: {{ .cpu | quote }}
+    memory: {{ .memory | quote }}
+    nvidia.com/gpu: {{ .gpu }}
+  limits:
+    cpu: {{ .cpu | quote }}
+    memory: {{ .memory | quote }}
+    nvidia.com/gpu: {{ .gpu }}
+securityContext:
+  allowPrivilegeEscalation: false
+  readOnlyRootFilesystem: true
+  runAsNonRoot: true
+  capabilities:
+    drop: [ALL]
+{{- end -}}
