@@ -1,0 +1,1 @@
+"""The customer CLI: `siteveil upload PATH… [--batch] [--wait] [--out DIR]`."""
