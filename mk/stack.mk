@@ -30,3 +30,7 @@ status:
 	@$(PY) -m stack --state-dir $(STACK_STATE) status || true
 
 .PHONY: status
+
+# make demo IMAGES="a.jpg b.png" runs the same on your own files.
+demo: setup $$(DEMO_DEPS)
+	$(PY) -m stack.demo $(if $(IMAGES),--images $(IMAGES))
