@@ -111,3 +111,12 @@ def tiny_tflite() -> Callable[..., bytes]:
 
 def rng_image(shape: tuple[int, ...], seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).random(shape, dtype=np.float32)
+
+
+TINY_MODELS = Path(__file__).with_name("tiny_models.py")
+
+
+@pytest.fixture(scope="session")
+def tiny_ref() -> Callable[[str], str]:
+    """`path/tiny_models.py:<factory>`, the form the CLI takes."""
+    return lambda factory: f"{TINY_MODELS}:{factory}"
