@@ -39,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     dev_token.add_argument("--issuer", help="default: SITEVEIL_API_ISSUER")
     dev_token.add_argument("--audience", help="default: the first of SITEVEIL_API_AUDIENCE")
 
-    create_key = commands.add_parser("create-key", help="store a new API key (hashed); print it once")
+    create_key = commands.add_parser(
+        "create-key", help="store a new API key (hashed); print it once"
+    )
     create_key.add_argument("--tenant", type=_tenant, required=True)
     create_key.add_argument("--name", default="")
     return parser

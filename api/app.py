@@ -113,7 +113,9 @@ def create_app(
 ) -> FastAPI:
     settings = settings or load_settings()
     store = StateStore(s3_client(settings), settings)
-    service = UploadService(settings=settings, store=store, presigner=s3_client(settings, public=True))
+    service = UploadService(
+        settings=settings, store=store, presigner=s3_client(settings, public=True)
+    )
 
     app = FastAPI(
         title="siteveil upload & results API",

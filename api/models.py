@@ -31,12 +31,13 @@ class UploadRequest(_Body):
     """
 
     content_type: ContentType
-    size: Annotated[int, Field(gt=0, description="Exact size in bytes (required for PUT).")] | None = (
-        None
-    )
+    size: (
+        Annotated[int, Field(gt=0, description="Exact size in bytes (required for PUT).")] | None
+    ) = None
     method: UploadMethod = "PUT"
     filename: Annotated[str, Field(min_length=1, max_length=255)] | None = Field(
-        default=None, description="The caller's own label for the file; echoed back, never used as a key."
+        default=None,
+        description="The caller's own label for the file; echoed back, never used as a key.",
     )
 
     @model_validator(mode="after")

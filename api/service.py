@@ -12,6 +12,7 @@ from botocore.client import BaseClient
 from api.auth import Principal
 from api.config import Settings
 from api.errors import InvalidRequest, NotFound
+from api.ids import batch_item_id, new_id, parse_batch_item_id
 from api.models import (
     CONTENT_TYPES,
     BatchCounts,
@@ -23,7 +24,6 @@ from api.models import (
     UploadRequest,
     UploadSlot,
 )
-from api.ids import batch_item_id, new_id, parse_batch_item_id
 from api.presign import presign_get, presign_post, presign_put
 from api.storage import BatchManifest, ImageEntry, StateStore
 from transformer.keys import incoming_key, is_valid_id, result_keys
@@ -101,14 +101,18 @@ class UploadService:
                 f"size {request.size} is over the limit of {self.settings.max_upload_bytes} bytes"
             )
 
-    def create_upload(self, principal: Principal, request: UploadRequest, now: datetime) -> UploadSlot:
+    def create_upload(
+        self, principal: Principal, request: UploadRequest, now: datetime
+    ) -> UploadSlot:
         self._check_size(request)
         slot, entry = self._slot(principal, request, now=now, image_id=new_id())
         self.store.put_image(entry)
         log.info("upload slot", extra={"tenant": principal.tenant, "image_id": slot.image_id})
         return slot
 
-    def create_batch(self, principal: Principal, request: BatchRequest, now: datetime) -> BatchCreated:
+    def create_batch(
+        self, principal: Principal, request: BatchRequest, now: datetime
+    ) -> BatchCreated:
         for item in request.items:
             self._check_size(item)
         batch_id = new_id()
@@ -181,44 +185,41 @@ class UploadService:
         return result_keys(entry.tenant, entry.image_id, entry.ext).record
 
     def _status(self, entry: ImageEntry, record: ResultRecord | None, now: datetime) -> ImageStatus:
-        base = {
-            "image_id": entry.image_id,
-            "batch_id": entry.batch_id,
-            "filename": entry.filename,
-            "created_at": entry.created_at,
-        }
+        pending = ImageStatus(
+            image_id=entry.image_id,
+            status="pending",
+            batch_id=entry.batch_id,
+            filename=entry.filename,
+            created_at=entry.created_at,
+        )
         if record is None or not _belongs_to(record, entry):
-            return ImageStatus(status="pending", **base)
+            return pending
         if record.status != ANONYMIZED or record.outputs is None:
             error = record.error
-            return ImageStatus(
-                status="failed",
-                processed_at=record.processed_at,
-                error=ImageError(
+            return _failed(
+                pending,
+                record,
+                ImageError(
                     type=error.type if error else "unknown",
                     reason=error.reason if error else "the image could not be anonymized",
                 ),
-                **base,
             )
         links = self._result_links(entry, record)
         if links is None:
-            return ImageStatus(
-                status="failed",
-                processed_at=record.processed_at,
-                error=ImageError(type="invalid_result", reason="result outside the result prefix"),
-                **base,
-            )
+            reason = "the result lies outside its result prefix"
+            return _failed(pending, record, ImageError(type="invalid_result", reason=reason))
         anonymized_url, mask_url = links
-        return ImageStatus(
-            status="done",
-            processed_at=record.processed_at,
-            anonymized_url=anonymized_url,
-            mask_url=mask_url,
-            links_expire_at=now + timedelta(seconds=self.settings.download_expires_s),
-            width=record.width,
-            height=record.height,
-            person_fraction=record.person_fraction,
-            **base,
+        return pending.model_copy(
+            update={
+                "status": "done",
+                "processed_at": record.processed_at,
+                "anonymized_url": anonymized_url,
+                "mask_url": mask_url,
+                "links_expire_at": now + timedelta(seconds=self.settings.download_expires_s),
+                "width": record.width,
+                "height": record.height,
+                "person_fraction": record.person_fraction,
+            }
         )
 
     def _result_links(self, entry: ImageEntry, record: ResultRecord) -> tuple[str, str] | None:
@@ -240,6 +241,12 @@ class UploadService:
             presign_get(self.presigner, bucket=bucket, key=outputs.anonymized, expires_s=expires_s),
             presign_get(self.presigner, bucket=bucket, key=outputs.mask, expires_s=expires_s),
         )
+
+
+def _failed(pending: ImageStatus, record: ResultRecord, error: ImageError) -> ImageStatus:
+    return pending.model_copy(
+        update={"status": "failed", "processed_at": record.processed_at, "error": error}
+    )
 
 
 def _belongs_to(record: ResultRecord, entry: ImageEntry) -> bool:

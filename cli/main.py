@@ -52,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     upload.add_argument("--batch", action="store_true", help="one batch per 1 000 images")
     upload.add_argument("--wait", action="store_true", help="wait until every image is processed")
     upload.add_argument("--out", type=Path, help="download anonymized images here (implies --wait)")
-    upload.add_argument("--timeout", type=float, default=600.0, help="seconds to wait (default 600)")
+    upload.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds to wait (default 600)"
+    )
     upload.add_argument("--poll", type=float, default=2.0, help="seconds between status polls")
     upload.add_argument("--parallel", type=int, default=8, help="concurrent transfers (default 8)")
     upload.add_argument("--method", choices=("PUT", "POST"), default="PUT")
@@ -174,10 +176,10 @@ def _report(tracked: Sequence[Tracked], out: Path | None) -> None:
         }
         for t in tracked
     ]
-    for row in rows:
-        fields = [row["status"], row["image_id"], row["file"]]
-        fields += [row["output"]] if row["output"] else []
-        fields += [f"reason: {row['reason']}"] if row["reason"] else []
+    for t in tracked:
+        fields = [t.status, t.image_id, str(t.image.path)]
+        fields += [str(t.output)] if t.output else []
+        fields += [f"reason: {t.reason}"] if t.reason else []
         print("\t".join(fields))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

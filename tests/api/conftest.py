@@ -88,7 +88,10 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     }
     (root / "s3.json").write_text(json.dumps(identities))
     (root / "data").mkdir()
-    ports = {name: free_port() for name in ("master", "mgrpc", "volume", "vgrpc", "filer", "fgrpc", "s3", "s3grpc")}
+    ports = {
+        name: free_port()
+        for name in ("master", "mgrpc", "volume", "vgrpc", "filer", "fgrpc", "s3", "s3grpc")
+    }
     argv = [
         weed, "server", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-master.port={ports['master']}", f"-master.port.grpc={ports['mgrpc']}",
@@ -100,14 +103,18 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     ]  # fmt: skip
     log_path = root / "weed.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
     endpoint = f"http://127.0.0.1:{ports['s3']}"
     client = raw_s3(endpoint)
     deadline = time.monotonic() + READY_TIMEOUT_S
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"weed exited {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"weed exited {proc.returncode}:\n{log_path.read_text()[-3000:]}"
+                )
             try:
                 client.create_bucket(Bucket=UPLOADS_BUCKET)
                 client.put_object(Bucket=UPLOADS_BUCKET, Key="ready", Body=b"1")
@@ -197,4 +204,3 @@ def acme_api_key(store: StateStore) -> str:
     new = apikeys.mint("acme", name="test", now=datetime.now(UTC))
     store.put_api_key(new.record)
     return new.plaintext
-

@@ -101,9 +101,8 @@ def test_unsigned_alg_none_token_is_401(client: TestClient) -> None:
 def test_hs256_signed_with_the_public_key_is_401(client: TestClient, dev_keys: Path) -> None:
     """The classic key-confusion attack: HMAC keyed with the (public) RSA key material."""
     jwk = json.loads((dev_keys / JWKS_FILE).read_text())["keys"][0]
-    public_pem = (
-        jwt.algorithms.RSAAlgorithm.from_jwk(jwk)
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_pem = jwt.algorithms.RSAAlgorithm.from_jwk(jwk).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     header = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": jwk["kid"]}).encode())
     body = b64(json.dumps(claims()).encode())
@@ -202,9 +201,7 @@ def test_uploads_and_batches_land_under_the_callers_tenant(
 def test_a_tenant_cannot_be_chosen_in_the_body(
     client: TestClient, globex_headers: dict[str, str]
 ) -> None:
-    response = client.post(
-        "/v1/uploads", json={**UPLOAD, "tenant": "acme"}, headers=globex_headers
-    )
+    response = client.post("/v1/uploads", json={**UPLOAD, "tenant": "acme"}, headers=globex_headers)
     assert response.status_code == 400
 
 

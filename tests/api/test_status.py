@@ -101,7 +101,9 @@ def test_a_result_pointing_outside_its_prefix_never_yields_a_link(
 ) -> None:
     slot = upload(client, acme_headers, seaweed)
     keys = result_keys("acme", slot["image_id"], "jpg")
-    evil = OutputKeys(bucket=seaweed.bucket, anonymized=slot["key"], mask=keys.mask, record=keys.record)
+    evil = OutputKeys(
+        bucket=seaweed.bucket, anonymized=slot["key"], mask=keys.mask, record=keys.record
+    )
     write_result(seaweed, slot["key"], outputs=evil)
     status = client.get(f"/v1/images/{slot['image_id']}", headers=acme_headers).json()
     assert status["status"] == "failed" and status["anonymized_url"] is None
@@ -160,9 +162,7 @@ def test_empty_or_oversized_batch_is_400(
 def test_a_full_batch_of_1000_gets_1000_distinct_slots(
     client: TestClient, acme_headers: dict[str, str]
 ) -> None:
-    response = client.post(
-        "/v1/batches", json={"items": [UPLOAD] * 1000}, headers=acme_headers
-    )
+    response = client.post("/v1/batches", json={"items": [UPLOAD] * 1000}, headers=acme_headers)
     assert response.status_code == 201, response.text
     uploads = response.json()["uploads"]
     assert len({u["key"] for u in uploads}) == 1000

@@ -57,7 +57,12 @@ class ApiProcess:
 
 def _python_m(args: list[str], env: dict[str, str]) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", *args], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()

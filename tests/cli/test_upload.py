@@ -154,7 +154,10 @@ def test_upload_without_wait_prints_ids_that_the_api_reports_pending(
     done = api_process.run_cli("--token", api_process.token, "upload", str(a), str(b))
     assert done.returncode == 0, done.stderr
     rows = lines(done.stdout)
-    assert [(r[0], Path(r[2]).name) for r in rows] == [("pending", "one.png"), ("pending", "two.jpeg")]
+    assert [(r[0], Path(r[2]).name) for r in rows] == [
+        ("pending", "one.png"),
+        ("pending", "two.jpeg"),
+    ]
     headers = {"Authorization": f"Bearer {api_process.token}"}
     for row in rows:
         status = requests.get(f"{api_process.url}/v1/images/{row[1]}", headers=headers, timeout=10)
