@@ -15,6 +15,7 @@ from typing import Any
 
 from export.errors import ExportError, MissingFile, ParityFailed
 from export.parity import ParityThresholds
+from export.triton_config import OutputKind
 
 DEFAULT_REPOSITORY = Path("model_repository")
 DEFAULT_CACHE = Path(".cache/export")
@@ -34,12 +35,24 @@ def _ints(text: str) -> tuple[int, ...]:
 def _thresholds_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("parity thresholds")
-    g.add_argument("--max-abs-error", type=float, default=ParityThresholds.max_abs_error,
-                   help="largest allowed |source - export| (default %(default)g)")
-    g.add_argument("--min-iou", type=float, default=ParityThresholds.min_iou,
-                   help="smallest allowed person-mask IoU (default %(default)g)")
-    g.add_argument("--mask-threshold", type=float, default=ParityThresholds.mask_threshold,
-                   help="probability that counts as person (default %(default)g)")
+    g.add_argument(
+        "--max-abs-error",
+        type=float,
+        default=ParityThresholds.max_abs_error,
+        help="largest allowed |source - export| (default %(default)g)",
+    )
+    g.add_argument(
+        "--min-iou",
+        type=float,
+        default=ParityThresholds.min_iou,
+        help="smallest allowed person-mask IoU (default %(default)g)",
+    )
+    g.add_argument(
+        "--mask-threshold",
+        type=float,
+        default=ParityThresholds.mask_threshold,
+        help="probability that counts as person (default %(default)g)",
+    )
     g.add_argument("--report", type=Path, help="also write the parity report as JSON here")
     return p
 
@@ -47,14 +60,25 @@ def _thresholds_parser() -> argparse.ArgumentParser:
 def _torch_model_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("PyTorch model")
-    g.add_argument("--model", required=True,
-                   help="factory returning the nn.Module: package.module:fn or path/file.py:fn")
+    g.add_argument(
+        "--model",
+        required=True,
+        help="factory returning the nn.Module: package.module:fn or path/file.py:fn",
+    )
     g.add_argument("--weights", type=Path, help="a state_dict to load (torch.save)")
-    g.add_argument("--input-shape", type=_ints, required=True,
-                   help="one image without batch, e.g. 3,512,512 (NCHW) or 512,512,3 (NHWC)")
+    g.add_argument(
+        "--input-shape",
+        type=_ints,
+        required=True,
+        help="one image without batch, e.g. 3,512,512 (NCHW) or 512,512,3 (NHWC)",
+    )
     g.add_argument("--output-key", help="dict key / tuple index of the segmentation output")
-    g.add_argument("--head", choices=["none", "argmax", "person"], default="none",
-                   help="fold a head into the graph: class ids (argmax) or P(person) (person)")
+    g.add_argument(
+        "--head",
+        choices=["none", "argmax", "person"],
+        default="none",
+        help="fold a head into the graph: class ids (argmax) or P(person) (person)",
+    )
     g.add_argument("--opset", type=int, default=18, help="ONNX opset, 17 or newer")
     g.add_argument("--exporter", choices=["dynamo", "torchscript"], default="dynamo")
     g.add_argument("--simplify", action="store_true", help="simplify the graph with onnxslim")
@@ -71,10 +95,17 @@ def _contract_parser() -> argparse.ArgumentParser:
     g.add_argument("--scale", type=float, default=1 / 255, help="multiplier for 0..255 pixels")
     g.add_argument("--mean", type=_floats, default=(0.485, 0.456, 0.406))
     g.add_argument("--std", type=_floats, default=(0.229, 0.224, 0.225))
-    g.add_argument("--person-classes", type=_ints, default=(0,),
-                   help="class ids that count as a person, e.g. 15 (VOC) or 0 (COCO)")
-    g.add_argument("--output-kind", choices=["probability", "logits", "labels"],
-                   help="default: what the export produces")
+    g.add_argument(
+        "--person-classes",
+        type=_ints,
+        default=(0,),
+        help="class ids that count as a person, e.g. 15 (VOC) or 0 (COCO)",
+    )
+    g.add_argument(
+        "--output-kind",
+        choices=["probability", "logits", "labels"],
+        help="default: what the export produces",
+    )
     g.add_argument("--model-family", default="custom")
     return p
 
@@ -92,8 +123,9 @@ def _serving_parser() -> argparse.ArgumentParser:
 
 
 def _thresholds(args: argparse.Namespace) -> ParityThresholds:
-    return ParityThresholds(max_abs_error=args.max_abs_error, min_iou=args.min_iou,
-                            mask_threshold=args.mask_threshold)
+    return ParityThresholds(
+        max_abs_error=args.max_abs_error, min_iou=args.min_iou, mask_threshold=args.mask_threshold
+    )
 
 
 def _torch_options(args: argparse.Namespace) -> Any:
@@ -107,12 +139,13 @@ def _torch_options(args: argparse.Namespace) -> Any:
     )  # fmt: skip
 
 
-def _contract(args: argparse.Namespace, output_kind: str) -> Any:
+def _contract(args: argparse.Namespace, output_kind: OutputKind) -> Any:
     from export.triton_config import PreprocessContract
 
+    kind: OutputKind = args.output_kind or output_kind  # argparse choices guard the values
     return PreprocessContract(
         input_layout=args.layout, color_order=args.color_order, scale=args.scale,
-        mean=args.mean, std=args.std, output_kind=args.output_kind or output_kind,
+        mean=args.mean, std=args.std, output_kind=kind,
         person_classes=args.person_classes, model_family=args.model_family,
     )  # fmt: skip
 
@@ -150,8 +183,12 @@ def cmd_tflite2onnx(args: argparse.Namespace) -> int:
 
     if not args.source.is_file():
         raise MissingFile(f"TFLite model not found: {args.source}")
-    model = convert(args.source.read_bytes(), input_names=args.input_name or None,
-                    output_names=args.output_name or None, opset=args.opset)
+    model = convert(
+        args.source.read_bytes(),
+        input_names=args.input_name or None,
+        output_names=args.output_name or None,
+        opset=args.opset,
+    )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, args.output)
     print(f"wrote {args.output} ({len(model.graph.node)} nodes, opset {args.opset}, checked)")
@@ -185,10 +222,12 @@ def cmd_torch2onnx(args: argparse.Namespace) -> int:
     exported = export_torch(load_model(args.model, args.weights), _torch_options(args))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(exported.model, str(args.output))
-    print(f"wrote {args.output}: {exported.input_name} {exported.input_dims} -> "
-          f"{exported.output_name} {exported.output_dims} {exported.output_dtype} "
-          f"({exported.output_kind}), opset {exported.model.opset_import[0].version}, "
-          "dynamic batch, checked")
+    print(
+        f"wrote {args.output}: {exported.input_name} {exported.input_dims} -> "
+        f"{exported.output_name} {exported.output_dims} {exported.output_dtype} "
+        f"({exported.output_kind}), opset {exported.model.opset_import[0].version}, "
+        "dynamic batch, checked"
+    )
     return 0
 
 
@@ -201,8 +240,7 @@ def cmd_parity_torch(args: argparse.Namespace) -> int:
     if not args.onnx.is_file():
         raise MissingFile(f"ONNX model not found: {args.onnx}")
     kind = wrap(model, options).kind
-    report = torch_parity(model, args.onnx, options, _contract(args, kind), kind,
-                          _thresholds(args))
+    report = torch_parity(model, args.onnx, options, _contract(args, kind), kind, _thresholds(args))
     print(report.table())
     _write_report(args, report)
     return 0 if report.passed else 1
@@ -222,8 +260,10 @@ def cmd_build_torch(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(build.report.table())
     _write_report(args, build.report)
-    print(f"wrote {build.version.path} (version {build.version.version}) and the configs of "
-          f"{args.repository / args.name}")
+    print(
+        f"wrote {build.version.path} (version {build.version.version}) and the configs of "
+        f"{args.repository / args.name}"
+    )
     return 0
 
 
@@ -253,10 +293,16 @@ def cmd_add_version(args: argparse.Namespace) -> int:
         metadata = args.plan.with_name(args.plan.name + ".json")
         if metadata.is_file():
             files["model.plan.json"] = metadata
-    info = create_version(args.repository / args.name, files,
-                          source={"onnx": str(args.onnx), "plan": str(args.plan or "")},
-                          options={"source_note": args.note or ""}, version=args.version)
-    print(f"wrote {info.path} (version {info.version}): {', '.join(sorted(info.manifest['files']))}")
+    info = create_version(
+        args.repository / args.name,
+        files,
+        source={"onnx": str(args.onnx), "plan": str(args.plan or "")},
+        options={"source_note": args.note or ""},
+        version=args.version,
+    )
+    print(
+        f"wrote {info.path} (version {info.version}): {', '.join(sorted(info.manifest['files']))}"
+    )
     return 0
 
 
@@ -270,31 +316,43 @@ def cmd_engine(args: argparse.Namespace) -> int:
         trtexec_command,
     )
 
-    options = EngineOptions(min_batch=args.min_batch, opt_batch=args.opt_batch,
-                            max_batch=args.max_batch, workspace_mib=args.workspace_mib,
-                            fp16=not args.fp32, timing_cache=args.timing_cache)
+    options = EngineOptions(
+        min_batch=args.min_batch,
+        opt_batch=args.opt_batch,
+        max_batch=args.max_batch,
+        workspace_mib=args.workspace_mib,
+        fp16=not args.fp32,
+        timing_cache=args.timing_cache,
+    )
     usable, reason = tensorrt_status()
     if not usable:
         io = onnx_io(args.onnx)
-        print("equivalent trtexec (TensorRT 10):",
-              trtexec_command(args.onnx, args.output, io, options, 10))
+        print(
+            "equivalent trtexec (TensorRT 10):",
+            trtexec_command(args.onnx, args.output, io, options, 10),
+        )
         raise ExportError(f"cannot build a TensorRT engine here: {reason}")
     build = build_engine(args.onnx, args.output, options)
     print(f"wrote {build.plan_path} and {build.metadata_path}")
-    print(f"TensorRT {build.metadata['tensorrt_version']}, GPU {build.metadata['gpu']}, "
-          f"{build.metadata['precision']}")
+    print(
+        f"TensorRT {build.metadata['tensorrt_version']}, GPU {build.metadata['gpu']}, "
+        f"{build.metadata['precision']}"
+    )
     print("equivalent trtexec:", build.trtexec)
     if args.compare:
         import numpy as np
 
         io = onnx_io(args.onnx)
         rng = np.random.default_rng(0)
-        feeds = [{name: rng.random((b, *dims), dtype=np.float32) for name, dims in io.inputs}
-                 for b in (options.min_batch, options.max_batch)]
-        ok = compare_with_polygraphy(args.onnx, args.output, feeds, atol=args.atol,
-                                     rtol=args.rtol)
-        print(f"polygraphy ONNX Runtime vs TensorRT: {'PASSED' if ok else 'FAILED'} "
-              f"(atol {args.atol}, rtol {args.rtol})")
+        feeds = [
+            {name: rng.random((b, *dims), dtype=np.float32) for name, dims in io.inputs}
+            for b in (options.min_batch, options.max_batch)
+        ]
+        ok = compare_with_polygraphy(args.onnx, args.output, feeds, atol=args.atol, rtol=args.rtol)
+        print(
+            f"polygraphy ONNX Runtime vs TensorRT: {'PASSED' if ok else 'FAILED'} "
+            f"(atol {args.atol}, rtol {args.rtol})"
+        )
         return 0 if ok else 1
     return 0
 
@@ -311,8 +369,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m export",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="STEP")
     thresholds, torch_model = _thresholds_parser(), _torch_model_parser()
     contract, serving = _contract_parser(), _serving_parser()
@@ -329,38 +390,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=17)
     p.set_defaults(func=cmd_tflite2onnx)
 
-    p = sub.add_parser("parity-tflite", parents=[thresholds],
-                       help="compare an ONNX export with its TFLite source (ai-edge-litert)")
+    p = sub.add_parser(
+        "parity-tflite",
+        parents=[thresholds],
+        help="compare an ONNX export with its TFLite source (ai-edge-litert)",
+    )
     p.add_argument("tflite", type=Path)
     p.add_argument("onnx", type=Path)
     p.set_defaults(func=cmd_parity_tflite)
 
-    p = sub.add_parser("demo", parents=[thresholds],
-                       help="build person_segmenter: fetch, convert, parity, write the repository")
+    p = sub.add_parser(
+        "demo",
+        parents=[thresholds],
+        help="build person_segmenter: fetch, convert, parity, write the repository",
+    )
     p.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("torch2onnx", parents=[torch_model],
-                       help="export a PyTorch segmentation model to ONNX")
+    p = sub.add_parser(
+        "torch2onnx", parents=[torch_model], help="export a PyTorch segmentation model to ONNX"
+    )
     p.add_argument("--person-classes", type=_ints, default=(), help="for --head person")
     p.add_argument("--output", type=Path, required=True)
     p.set_defaults(func=cmd_torch2onnx)
 
-    p = sub.add_parser("parity-torch", parents=[torch_model, contract, thresholds],
-                       help="compare an ONNX export with its PyTorch source")
+    p = sub.add_parser(
+        "parity-torch",
+        parents=[torch_model, contract, thresholds],
+        help="compare an ONNX export with its PyTorch source",
+    )
     p.add_argument("--onnx", type=Path, required=True)
     p.set_defaults(func=cmd_parity_torch)
 
-    p = sub.add_parser("build-torch", parents=[torch_model, contract, thresholds, serving],
-                       help="export + parity + configs + a new version in the repository")
+    p = sub.add_parser(
+        "build-torch",
+        parents=[torch_model, contract, thresholds, serving],
+        help="export + parity + configs + a new version in the repository",
+    )
     p.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
     p.add_argument("--name", required=True, help="the Triton model name")
     p.set_defaults(func=cmd_build_torch)
 
-    p = sub.add_parser("configs", parents=[contract, serving],
-                       help="write config.pbtxt, configs/onnx.pbtxt, configs/cpu.pbtxt "
-                            "(person_segmenter's, or a model's from --onnx + --name)")
+    p = sub.add_parser(
+        "configs",
+        parents=[contract, serving],
+        help="write config.pbtxt, configs/onnx.pbtxt, configs/cpu.pbtxt "
+        "(person_segmenter's, or a model's from --onnx + --name)",
+    )
     p.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
     p.add_argument("--onnx", type=Path)
     p.add_argument("--name")

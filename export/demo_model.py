@@ -6,11 +6,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import onnx
 
 from export import samples
 from export.fetch import SELFIE_SEGMENTATION, fetch
 from export.parity import (
+    DEFAULT_THRESHOLDS,
     OutputSpec,
     ParityReport,
     ParityThresholds,
@@ -34,8 +36,9 @@ class DemoBuild:
     report: ParityReport
 
 
-def convert_demo(tflite_path: Path, spec: ModelSpec = PERSON_SEGMENTER,
-                 opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+def convert_demo(
+    tflite_path: Path, spec: ModelSpec = PERSON_SEGMENTER, opset: int = DEFAULT_OPSET
+) -> onnx.ModelProto:
     return convert(
         tflite_path.read_bytes(),
         input_names=[t.name for t in spec.inputs],
@@ -45,32 +48,41 @@ def convert_demo(tflite_path: Path, spec: ModelSpec = PERSON_SEGMENTER,
     )
 
 
-def parity_inputs(spec: ModelSpec = PERSON_SEGMENTER, random_count: int = 2) -> dict[str, object]:
+def parity_inputs(
+    spec: ModelSpec = PERSON_SEGMENTER, random_count: int = 2
+) -> dict[str, np.ndarray]:
     height, width = spec.inputs[0].dims[:2]
-    inputs = {name: samples.to_tensor(samples.photo_rgb(name), (height, width))
-              for name in samples.PHOTOS}
+    inputs = {
+        name: samples.to_tensor(samples.photo_rgb(name), (height, width)) for name in samples.PHOTOS
+    }
     for i, x in enumerate(samples.random_inputs((1, height, width, 3), random_count)):
         inputs[f"random-{i}"] = x
     inputs["batch-of-3"] = batched(inputs, list(samples.PHOTOS))
     return inputs
 
 
-def check_parity(tflite_path: Path, onnx_model: Path | bytes,
-                 thresholds: ParityThresholds = ParityThresholds(),
-                 spec: ModelSpec = PERSON_SEGMENTER) -> ParityReport:
+def check_parity(
+    tflite_path: Path,
+    onnx_model: Path | bytes,
+    thresholds: ParityThresholds = DEFAULT_THRESHOLDS,
+    spec: ModelSpec = PERSON_SEGMENTER,
+) -> ParityReport:
     """ONNX Runtime vs the original TFLite (ai-edge-litert) on photos and random inputs."""
     return compare(
         tflite_runner(tflite_path),
         onnx_runner(onnx_model),
-        parity_inputs(spec),  # type: ignore[arg-type]
+        parity_inputs(spec),
         OutputSpec(kind=spec.contract.output_kind, person_classes=spec.contract.person_classes),
         thresholds,
     )
 
 
-def build_demo(repository: Path, cache_dir: Path,
-               thresholds: ParityThresholds = ParityThresholds(),
-               spec: ModelSpec = PERSON_SEGMENTER) -> DemoBuild:
+def build_demo(
+    repository: Path,
+    cache_dir: Path,
+    thresholds: ParityThresholds = DEFAULT_THRESHOLDS,
+    spec: ModelSpec = PERSON_SEGMENTER,
+) -> DemoBuild:
     """Write ``<repository>/<name>/1/model.onnx`` (and ``model.py``) once parity passes."""
     tflite_path = fetch(SELFIE_SEGMENTATION, cache_dir)
     model = convert_demo(tflite_path, spec)
@@ -98,7 +110,11 @@ def build_demo(repository: Path, cache_dir: Path,
             "member": SELFIE_SEGMENTATION.member,
             "member_sha256": SELFIE_SEGMENTATION.member_sha256,
         },
-        options={"converter": "export.tflite_to_onnx", "opset": DEFAULT_OPSET,
-                 "contract": spec.contract.parameters(), "parity": report.to_dict()},
+        options={
+            "converter": "export.tflite_to_onnx",
+            "opset": DEFAULT_OPSET,
+            "contract": spec.contract.parameters(),
+            "parity": report.to_dict(),
+        },
     )
     return DemoBuild(onnx_path=onnx_path, tflite_path=tflite_path, report=report)

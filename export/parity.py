@@ -26,6 +26,9 @@ class ParityThresholds:
     mask_threshold: float = 0.5  # probability (or logit after sigmoid) that counts as person
 
 
+DEFAULT_THRESHOLDS = ParityThresholds()
+
+
 @dataclass(frozen=True)
 class OutputSpec:
     """How to read a person mask from the model output (``siteveil.output_kind``)."""
@@ -146,7 +149,7 @@ def compare(
     candidate: Runner,
     inputs: Mapping[str, np.ndarray],
     spec: OutputSpec,
-    thresholds: ParityThresholds = ParityThresholds(),
+    thresholds: ParityThresholds = DEFAULT_THRESHOLDS,
 ) -> ParityReport:
     """Run both sides on every input and compare."""
     cases = tuple(
@@ -156,9 +159,7 @@ def compare(
     return ParityReport(cases=cases, thresholds=thresholds)
 
 
-def onnx_runner(
-    model: Path | bytes, *, output_name: str | None = None, threads: int = 0
-) -> Runner:
+def onnx_runner(model: Path | bytes, *, output_name: str | None = None, threads: int = 0) -> Runner:
     """ONNX Runtime on CPU: a single-input model's first (or named) output."""
     if isinstance(model, Path) and not model.is_file():
         raise MissingFile(f"ONNX model not found: {model}")

@@ -29,7 +29,7 @@ class S3Location:
     def parse(cls, uri: str) -> S3Location:
         if not uri.startswith("s3://"):
             raise ExportError(f"{uri!r} is not an s3:// URI")
-        bucket, _, prefix = uri[len("s3://"):].partition("/")
+        bucket, _, prefix = uri[len("s3://") :].partition("/")
         if not bucket:
             raise ExportError(f"{uri!r} has no bucket")
         return cls(bucket=bucket, prefix=prefix.strip("/"))
@@ -70,8 +70,9 @@ def _put_new(client: Any, bucket: str, key: str, path: Path) -> None:
         raise
 
 
-def publish_version(model_dir: Path, version: int, destination: str,
-                    client: Any | None = None) -> Published:
+def publish_version(
+    model_dir: Path, version: int, destination: str, client: Any | None = None
+) -> Published:
     """Upload ``model_dir/<version>`` (verified against its manifest) and the model's configs."""
     version_dir = model_dir / str(version)
     if not version_dir.is_dir():
@@ -82,8 +83,10 @@ def publish_version(model_dir: Path, version: int, destination: str,
     name = model_dir.name
     version_prefix = location.key(name, str(version)) + "/"
     if _exists(client, location.bucket, version_prefix):
-        raise VersionExists(f"{location.uri(name, str(version))}/ already exists; "
-                            "versions are never overwritten — export a new version")
+        raise VersionExists(
+            f"{location.uri(name, str(version))}/ already exists; "
+            "versions are never overwritten — export a new version"
+        )
     keys = []
     for rel in [*sorted(manifest["files"]), MANIFEST]:  # the manifest last
         key = location.key(name, str(version), rel)

@@ -72,8 +72,12 @@ def gpu_info() -> dict[str, str]:
     """Name, compute capability and driver of GPU 0, from nvidia-smi (empty when there is none)."""
     if shutil.which("nvidia-smi") is None:
         return {}
-    query = ["nvidia-smi", "--query-gpu=name,compute_cap,driver_version",
-             "--format=csv,noheader", "--id=0"]
+    query = [
+        "nvidia-smi",
+        "--query-gpu=name,compute_cap,driver_version",
+        "--format=csv,noheader",
+        "--id=0",
+    ]
     result = subprocess.run(query, capture_output=True, text=True, check=False, timeout=30)
     if result.returncode != 0 or not result.stdout.strip():
         return {}
@@ -105,8 +109,9 @@ def profile_shapes(dims: Sequence[int], options: EngineOptions) -> tuple[tuple[i
     return tuple((b, *dims) for b in (options.min_batch, options.opt_batch, options.max_batch))
 
 
-def trtexec_command(onnx_path: Path, plan_path: Path, io: OnnxIO, options: EngineOptions,
-                    major: int) -> str:
+def trtexec_command(
+    onnx_path: Path, plan_path: Path, io: OnnxIO, options: EngineOptions, major: int
+) -> str:
     """The ``trtexec`` line that builds the same engine (for TensorRT 11, on the AutoCast ONNX)."""
 
     def shapes(index: int) -> str:
@@ -130,7 +135,7 @@ def trtexec_command(onnx_path: Path, plan_path: Path, io: OnnxIO, options: Engin
 
 def autocast_fp16(onnx_path: Path, out_path: Path) -> Path:
     """A strongly typed mixed-precision FP16 ONNX (ModelOpt AutoCast), inputs/outputs kept FP32."""
-    import modelopt.onnx.autocast as autocast
+    from modelopt.onnx import autocast
 
     model = autocast.convert_to_mixed_precision(
         onnx_path=str(onnx_path), low_precision_type="fp16", keep_io_types=True
@@ -149,8 +154,9 @@ def _parse_errors(parser: Any) -> ExportError:
     return ExportError(f"TensorRT could not parse the ONNX model: {text}")
 
 
-def build_engine(onnx_path: Path, plan_path: Path,
-                 options: EngineOptions = EngineOptions()) -> EngineBuild:
+def build_engine(
+    onnx_path: Path, plan_path: Path, options: EngineOptions = EngineOptions()
+) -> EngineBuild:
     """Build ``plan_path`` from ``onnx_path``; write ``<plan>.json`` metadata beside it."""
     import tensorrt as trt
 
@@ -162,8 +168,10 @@ def build_engine(onnx_path: Path, plan_path: Path,
     with tempfile.TemporaryDirectory(prefix="siteveil-trt-") as tmp:
         source, precision = onnx_path, "fp32"
         if options.fp16 and major >= 11:
-            source, precision = autocast_fp16(onnx_path, Path(tmp) / "model.fp16.onnx"), \
-                "fp16 (ModelOpt AutoCast, strongly typed)"
+            source, precision = (
+                autocast_fp16(onnx_path, Path(tmp) / "model.fp16.onnx"),
+                "fp16 (ModelOpt AutoCast, strongly typed)",
+            )
         elif options.fp16:
             precision = "fp16 (BuilderFlag.FP16)"
         logger = trt.Logger(trt.Logger.WARNING)
@@ -202,24 +210,33 @@ def build_engine(onnx_path: Path, plan_path: Path,
         "tensorrt_version": trt.__version__,
         "gpu": gpu_info(),
         "precision": precision,
-        "profile": {name: dict(zip(("min", "opt", "max"), profile_shapes(dims, options),
-                                   strict=True)) for name, dims in io.inputs},
+        "profile": {
+            name: dict(zip(("min", "opt", "max"), profile_shapes(dims, options), strict=True))
+            for name, dims in io.inputs
+        },
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
         "onnx_sha256": sha256_file(onnx_path),
         "plan_sha256": sha256_file(plan_path),
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "trtexec_equivalent": trtexec,
         "note": "serve with a Triton image whose TensorRT version equals tensorrt_version, "
-                "on a GPU of the same compute capability",
+        "on a GPU of the same compute capability",
     }
     metadata_path = plan_path.with_name(plan_path.name + ".json")
     metadata_path.write_text(json.dumps(metadata, indent=2) + "\n")
-    return EngineBuild(plan_path=plan_path, metadata_path=metadata_path, metadata=metadata,
-                       trtexec=trtexec)
+    return EngineBuild(
+        plan_path=plan_path, metadata_path=metadata_path, metadata=metadata, trtexec=trtexec
+    )
 
 
-def compare_with_polygraphy(onnx_path: Path, plan_path: Path, feeds: Sequence[dict[str, np.ndarray]],
-                            *, atol: float, rtol: float) -> bool:
+def compare_with_polygraphy(
+    onnx_path: Path,
+    plan_path: Path,
+    feeds: Sequence[dict[str, np.ndarray]],
+    *,
+    atol: float,
+    rtol: float,
+) -> bool:
     """Polygraphy: ONNX Runtime (CPU) vs the TensorRT plan on the same feeds, within tolerances."""
     from polygraphy.backend.onnxrt import OnnxrtRunner, SessionFromOnnx
     from polygraphy.backend.trt import EngineFromBytes, TrtRunner

@@ -217,8 +217,13 @@ def _clip(b: _Builder, x: str, lo: float, hi: float, name: str) -> str:
     return b.node("Clip", [x, low, high], name)
 
 
-def _same_pads(in_hw: Sequence[int], out_hw: Sequence[int], kernel: Sequence[int],
-               strides: Sequence[int], dilations: Sequence[int]) -> list[int]:
+def _same_pads(
+    in_hw: Sequence[int],
+    out_hw: Sequence[int],
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+) -> list[int]:
     """ONNX pads [top, left, bottom, right] reproducing TFLite SAME padding (extra at the end)."""
     begins, ends = [], []
     for i, o, k, s, d in zip(in_hw, out_hw, kernel, strides, dilations, strict=True):
@@ -236,8 +241,14 @@ def _padding_name(padding: int) -> str:
     raise UnsupportedOperator("padding", f"TFLite padding {padding}")
 
 
-def _conv_pads(b: _Builder, op: TfliteOp, padding: str, kernel: Sequence[int],
-               strides: Sequence[int], dilations: Sequence[int]) -> list[int]:
+def _conv_pads(
+    b: _Builder,
+    op: TfliteOp,
+    padding: str,
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+) -> list[int]:
     if padding == "VALID":
         return [0, 0, 0, 0]
     in_hw = b.tensor(op.inputs[0]).shape[1:3]
@@ -253,17 +264,33 @@ def _weights(b: _Builder, op: TfliteOp, kind: str) -> tuple[np.ndarray, np.ndarr
     return w.astype(np.float32), None if bias is None else bias.astype(np.float32)
 
 
-def _conv_like(b: _Builder, op: TfliteOp, onnx_w: np.ndarray, bias: np.ndarray | None,
-               group: int, padding: str, strides: list[int], dilations: list[int],
-               fused: int) -> str:
+def _conv_like(
+    b: _Builder,
+    op: TfliteOp,
+    onnx_w: np.ndarray,
+    bias: np.ndarray | None,
+    group: int,
+    padding: str,
+    strides: list[int],
+    dilations: list[int],
+    fused: int,
+) -> str:
     out_t = b.tensor(op.outputs[0])
     kernel = list(onnx_w.shape[2:])
     pads = _conv_pads(b, op, padding, kernel, strides, dilations)
     inputs = [b.activation(op.inputs[0]), b.initializer(onnx_w, out_t.name + "_W")]
     if bias is not None:
         inputs.append(b.initializer(bias, out_t.name + "_B"))
-    y = b.node("Conv", inputs, out_t.name, kernel_shape=kernel, strides=strides,
-               dilations=dilations, pads=pads, group=group)
+    y = b.node(
+        "Conv",
+        inputs,
+        out_t.name,
+        kernel_shape=kernel,
+        strides=strides,
+        dilations=dilations,
+        pads=pads,
+        group=group,
+    )
     return _fused(b, y, fused, out_t.name)
 
 
@@ -272,18 +299,34 @@ def _conv2d(b: _Builder, op: TfliteOp) -> str:
     w, bias = _weights(b, op, op.kind)  # OHWI
     in_c = b.tensor(op.inputs[0]).shape[3]
     group = in_c // w.shape[3]
-    return _conv_like(b, op, w.transpose(0, 3, 1, 2), bias, group, _padding_name(o.Padding()),
-                      [o.StrideH(), o.StrideW()], [o.DilationHFactor(), o.DilationWFactor()],
-                      o.FusedActivationFunction())
+    return _conv_like(
+        b,
+        op,
+        w.transpose(0, 3, 1, 2),
+        bias,
+        group,
+        _padding_name(o.Padding()),
+        [o.StrideH(), o.StrideW()],
+        [o.DilationHFactor(), o.DilationWFactor()],
+        o.FusedActivationFunction(),
+    )
 
 
 def _depthwise(b: _Builder, op: TfliteOp) -> str:
     o = op.options
     w, bias = _weights(b, op, op.kind)  # 1 x KH x KW x (C * multiplier)
     in_c = b.tensor(op.inputs[0]).shape[3]
-    return _conv_like(b, op, w.transpose(3, 0, 1, 2), bias, in_c, _padding_name(o.Padding()),
-                      [o.StrideH(), o.StrideW()], [o.DilationHFactor(), o.DilationWFactor()],
-                      o.FusedActivationFunction())
+    return _conv_like(
+        b,
+        op,
+        w.transpose(3, 0, 1, 2),
+        bias,
+        in_c,
+        _padding_name(o.Padding()),
+        [o.StrideH(), o.StrideW()],
+        [o.DilationHFactor(), o.DilationWFactor()],
+        o.FusedActivationFunction(),
+    )
 
 
 def _transpose_conv_bias(b: _Builder, op: TfliteOp) -> str:
@@ -300,15 +343,22 @@ def _transpose_conv_bias(b: _Builder, op: TfliteOp) -> str:
     if _CUSTOM_PADDING[pad_code] == "SAME":
         totals = [
             max((i - 1) * s + k - o, 0)
-            for i, s, k, o in zip(in_t.shape[1:3], (stride_h, stride_w), (kh, kw),
-                                  out_t.shape[1:3], strict=True)
+            for i, s, k, o in zip(
+                in_t.shape[1:3], (stride_h, stride_w), (kh, kw), out_t.shape[1:3], strict=True
+            )
         ]
         pads = [t // 2 for t in totals] + [t - t // 2 for t in totals]
     inputs = [b.activation(op.inputs[0]), b.initializer(w.transpose(3, 0, 1, 2), out_t.name + "_W")]
     if bias is not None:
         inputs.append(b.initializer(bias, out_t.name + "_B"))
-    return b.node("ConvTranspose", inputs, out_t.name, kernel_shape=[kh, kw],
-                  strides=[stride_h, stride_w], pads=pads)
+    return b.node(
+        "ConvTranspose",
+        inputs,
+        out_t.name,
+        kernel_shape=[kh, kw],
+        strides=[stride_h, stride_w],
+        pads=pads,
+    )
 
 
 def _pool(b: _Builder, op: TfliteOp) -> str:
@@ -322,8 +372,14 @@ def _pool(b: _Builder, op: TfliteOp) -> str:
     else:
         strides = [o.StrideH(), o.StrideW()]
         pads = _conv_pads(b, op, _padding_name(o.Padding()), kernel, strides, [1, 1])
-        y = b.node("AveragePool" if is_avg else "MaxPool", [x], out_t.name,
-                   kernel_shape=kernel, strides=strides, pads=pads)
+        y = b.node(
+            "AveragePool" if is_avg else "MaxPool",
+            [x],
+            out_t.name,
+            kernel_shape=kernel,
+            strides=strides,
+            pads=pads,
+        )
     return _fused(b, y, o.FusedActivationFunction(), out_t.name)
 
 
@@ -355,12 +411,22 @@ def _resize_bilinear(b: _Builder, op: TfliteOp) -> str:
     in_t, out_t = b.tensor(op.inputs[0]), b.tensor(op.outputs[0])
     if o.AlignCorners() and o.HalfPixelCenters():
         raise UnsupportedOperator(op.kind, "align_corners together with half_pixel_centers")
-    mode = "align_corners" if o.AlignCorners() else "half_pixel" if o.HalfPixelCenters() \
+    mode = (
+        "align_corners"
+        if o.AlignCorners()
+        else "half_pixel"
+        if o.HalfPixelCenters()
         else "asymmetric"
+    )
     scale = [o_ / i_ for o_, i_ in zip(out_t.shape[1:3], in_t.shape[1:3], strict=True)]
     scales = b.initializer(np.array([1.0, 1.0, *scale], np.float32), out_t.name + "_scales")
-    return b.node("Resize", [b.activation(op.inputs[0]), "", scales], out_t.name, mode="linear",
-                  coordinate_transformation_mode=mode)
+    return b.node(
+        "Resize",
+        [b.activation(op.inputs[0]), "", scales],
+        out_t.name,
+        mode="linear",
+        coordinate_transformation_mode=mode,
+    )
 
 
 def _dequantize(b: _Builder, op: TfliteOp) -> None:
@@ -408,9 +474,9 @@ def convert(
     if unknown:
         raise UnsupportedOperator(", ".join(unknown), f"supported: {', '.join(supported_ops())}")
     in_names = list(input_names) if input_names else [graph.tensors[i].name for i in graph.inputs]
-    out_names = list(output_names) if output_names else [
-        graph.tensors[i].name for i in graph.outputs
-    ]
+    out_names = (
+        list(output_names) if output_names else [graph.tensors[i].name for i in graph.outputs]
+    )
     if len(in_names) != len(graph.inputs) or len(out_names) != len(graph.outputs):
         raise ExportError(
             f"model has {len(graph.inputs)} input(s) and {len(graph.outputs)} output(s); "
@@ -423,8 +489,9 @@ def convert(
         t = graph.tensors[index]
         if len(t.shape) != 4 or t.dtype != np.float32:
             raise UnsupportedOperator("input", f"{t.name!r} must be float32 NHWC, got {t.shape}")
-        graph_inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT,
-                                                          [BATCH_DIM, *t.shape[1:]]))
+        graph_inputs.append(
+            helper.make_tensor_value_info(name, TensorProto.FLOAT, [BATCH_DIM, *t.shape[1:]])
+        )
         b.values[index] = b.node("Transpose", [name], t.name + "_nchw", perm=list(_NHWC_TO_NCHW))
     for op in graph.ops:
         out = HANDLERS[op.kind](b, op)
@@ -435,12 +502,17 @@ def convert(
         t = graph.tensors[index]
         if len(t.shape) != 4:
             raise UnsupportedOperator("output", f"{t.name!r} must be NHWC, got {t.shape}")
-        b.nodes.append(helper.make_node("Transpose", [b.activation(index)], [name], name=name,
-                                        perm=list(_NCHW_TO_NHWC)))
-        graph_outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT,
-                                                           [BATCH_DIM, *t.shape[1:]]))
-    onnx_graph = helper.make_graph(b.nodes, graph_name, graph_inputs, graph_outputs,
-                                   initializer=b.initializers)
+        b.nodes.append(
+            helper.make_node(
+                "Transpose", [b.activation(index)], [name], name=name, perm=list(_NCHW_TO_NHWC)
+            )
+        )
+        graph_outputs.append(
+            helper.make_tensor_value_info(name, TensorProto.FLOAT, [BATCH_DIM, *t.shape[1:]])
+        )
+    onnx_graph = helper.make_graph(
+        b.nodes, graph_name, graph_inputs, graph_outputs, initializer=b.initializers
+    )
     model = helper.make_model(
         onnx_graph,
         opset_imports=[helper.make_opsetid("", opset)],

@@ -13,7 +13,14 @@ import onnx
 from export import samples
 from export.demo_model import PYTHON_MODEL
 from export.fetch import sha256_file
-from export.parity import OutputSpec, ParityReport, ParityThresholds, compare, onnx_runner
+from export.parity import (
+    DEFAULT_THRESHOLDS,
+    OutputSpec,
+    ParityReport,
+    ParityThresholds,
+    compare,
+    onnx_runner,
+)
 from export.torch_to_onnx import TorchExport, TorchExportOptions, export_torch, torch_runner
 from export.triton_config import (
     ModelSpec,
@@ -38,15 +45,22 @@ def image_size(options: TorchExportOptions, contract: PreprocessContract) -> tup
     return (shape[1], shape[2]) if contract.input_layout == "NCHW" else (shape[0], shape[1])
 
 
-def parity_inputs(options: TorchExportOptions, contract: PreprocessContract,
-                  random_count: int = 2, seed: int = 0) -> dict[str, np.ndarray]:
+def parity_inputs(
+    options: TorchExportOptions, contract: PreprocessContract, random_count: int = 2, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Photos and random RGB images, preprocessed the way the transformer will feed the model."""
     size = image_size(options, contract)
 
     def tensor(rgb: np.ndarray) -> np.ndarray:
-        return samples.to_tensor(rgb, size, layout=contract.input_layout, scale=contract.scale,
-                                 mean=contract.mean, std=contract.std,
-                                 bgr=contract.color_order == "BGR")
+        return samples.to_tensor(
+            rgb,
+            size,
+            layout=contract.input_layout,
+            scale=contract.scale,
+            mean=contract.mean,
+            std=contract.std,
+            bgr=contract.color_order == "BGR",
+        )
 
     inputs = {name: tensor(samples.photo_rgb(name)) for name in samples.PHOTOS}
     rng = np.random.default_rng(seed)
@@ -60,12 +74,22 @@ def output_spec(kind: str, contract: PreprocessContract) -> OutputSpec:
     return OutputSpec(kind=kind, person_classes=contract.person_classes, channel_axis=1)
 
 
-def torch_parity(model: Any, onnx_model: Path | bytes, options: TorchExportOptions,
-                 contract: PreprocessContract, kind: str,
-                 thresholds: ParityThresholds = ParityThresholds()) -> ParityReport:
+def torch_parity(
+    model: Any,
+    onnx_model: Path | bytes,
+    options: TorchExportOptions,
+    contract: PreprocessContract,
+    kind: str,
+    thresholds: ParityThresholds = DEFAULT_THRESHOLDS,
+) -> ParityReport:
     """The source PyTorch module (same head) vs ONNX Runtime."""
-    return compare(torch_runner(model, options), onnx_runner(onnx_model),
-                   parity_inputs(options, contract), output_spec(kind, contract), thresholds)
+    return compare(
+        torch_runner(model, options),
+        onnx_runner(onnx_model),
+        parity_inputs(options, contract),
+        output_spec(kind, contract),
+        thresholds,
+    )
 
 
 def build_from_torch(
@@ -76,7 +100,7 @@ def build_from_torch(
     repository: Path,
     name: str,
     source: dict[str, Any],
-    thresholds: ParityThresholds = ParityThresholds(),
+    thresholds: ParityThresholds = DEFAULT_THRESHOLDS,
     serving: ServingOptions | None = None,
 ) -> TorchBuild:
     """Export, refuse on failed parity, write the configs, add ``model.onnx`` as a new version."""

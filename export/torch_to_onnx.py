@@ -76,7 +76,9 @@ def load_factory(ref: str) -> Callable[[], Any]:
     """``package.module:factory`` or ``path/to/file.py:factory`` → the callable."""
     target, _, attr = ref.partition(":")
     if not attr:
-        raise ExportError(f"model reference {ref!r} must look like module:factory or file.py:factory")
+        raise ExportError(
+            f"model reference {ref!r} must look like module:factory or file.py:factory"
+        )
     if target.endswith(".py"):
         path = Path(target)
         if not path.is_file():
@@ -202,9 +204,12 @@ def wrap(model: Any, options: TorchExportOptions) -> Wrapped:
     module = _make_wrapper(model, options)
     with torch.no_grad():
         out = module(sample)
-    return Wrapped(module=module, kind=head_kind.get(options.head, kind),
-                   output_dims=tuple(int(d) for d in out.shape[1:]),
-                   is_float=bool(out.is_floating_point()))
+    return Wrapped(
+        module=module,
+        kind=head_kind.get(options.head, kind),
+        output_dims=tuple(int(d) for d in out.shape[1:]),
+        is_float=bool(out.is_floating_point()),
+    )
 
 
 _DISPATCH = re.compile(r"No ONNX function found for <OpOverload\(op='([^']+)'")
@@ -234,21 +239,32 @@ def _export(wrapper: Any, options: TorchExportOptions, output_name: str) -> onnx
     import torch
 
     sample = (torch.rand((2, *options.input_shape)),)
-    names = {"input_names": [options.input_name], "output_names": [output_name]}
+    input_names, output_names = [options.input_name], [output_name]
     try:
         with _quiet(), torch.no_grad():
             if options.exporter == "dynamo":
                 batch = torch.export.Dim(BATCH_DIM, min=1, max=options.max_batch)
                 program = torch.onnx.export(
-                    wrapper, sample, dynamo=True, opset_version=options.opset,
-                    dynamic_shapes={"x": {0: batch}}, verbose=False, **names,
+                    wrapper,
+                    sample,
+                    dynamo=True,
+                    opset_version=options.opset,
+                    dynamic_shapes={"x": {0: batch}},
+                    verbose=False,
+                    input_names=input_names,
+                    output_names=output_names,
                 )
                 return program.model_proto  # type: ignore[union-attr]
             buffer = io.BytesIO()
             torch.onnx.export(
-                wrapper, sample, buffer, dynamo=False, opset_version=options.opset,
+                wrapper,
+                sample,
+                buffer,  # type: ignore[arg-type]  # a file object works
+                dynamo=False,
+                opset_version=options.opset,
                 dynamic_axes={options.input_name: {0: BATCH_DIM}, output_name: {0: BATCH_DIM}},
-                **names,
+                input_names=input_names,
+                output_names=output_names,
             )
             return onnx.load_from_string(buffer.getvalue())
     except Exception as exc:
@@ -290,8 +306,9 @@ def _pin_output_dims(model: onnx.ModelProto, dims: tuple[int, ...]) -> None:
     (out,) = model.graph.output
     shape = out.type.tensor_type.shape
     if len(shape.dim) != len(dims) + 1:
-        raise NotSegmentationOutput(f"exported output has rank {len(shape.dim)}, expected "
-                                    f"{len(dims) + 1}")
+        raise NotSegmentationOutput(
+            f"exported output has rank {len(shape.dim)}, expected {len(dims) + 1}"
+        )
     for dim, value in zip(list(shape.dim)[1:], dims, strict=True):
         dim.Clear()
         dim.dim_value = value

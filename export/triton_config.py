@@ -126,8 +126,9 @@ _ONNX_TO_TRITON: dict[int, DataType] = {
 }
 
 
-def spec_from_onnx(name: str, onnx_path: Path, contract: PreprocessContract,
-                   serving: ServingOptions | None = None) -> ModelSpec:
+def spec_from_onnx(
+    name: str, onnx_path: Path, contract: PreprocessContract, serving: ServingOptions | None = None
+) -> ModelSpec:
     """A spec whose inputs/outputs are the ONNX graph's (first axis = the dynamic batch)."""
     import onnx
 
@@ -148,8 +149,13 @@ def spec_from_onnx(name: str, onnx_path: Path, contract: PreprocessContract,
             specs.append(TensorSpec(v.name, tuple(dims), _ONNX_TO_TRITON[tensor_type.elem_type]))
         return tuple(specs)
 
-    return ModelSpec(name=name, inputs=tensors(graph.input), outputs=tensors(graph.output),
-                     contract=contract, serving=serving or ServingOptions())
+    return ModelSpec(
+        name=name,
+        inputs=tensors(graph.input),
+        outputs=tensors(graph.output),
+        contract=contract,
+        serving=serving or ServingOptions(),
+    )
 
 
 def _io(config: mc.ModelConfig, spec: ModelSpec) -> None:

@@ -70,8 +70,14 @@ def file_entries(version_dir: Path) -> dict[str, dict[str, Any]]:
     return entries
 
 
-def write_manifest(version_dir: Path, *, name: str, version: int, source: Mapping[str, Any],
-                   options: Mapping[str, Any]) -> dict[str, Any]:
+def write_manifest(
+    version_dir: Path,
+    *,
+    name: str,
+    version: int,
+    source: Mapping[str, Any],
+    options: Mapping[str, Any],
+) -> dict[str, Any]:
     manifest = {
         "name": name,
         "version": version,
@@ -113,8 +119,9 @@ def create_version(
                 shutil.copyfile(item, dest)
             else:
                 dest.write_bytes(item)
-        manifest = write_manifest(staging, name=model_dir.name, version=number, source=source,
-                                  options=options)
+        manifest = write_manifest(
+            staging, name=model_dir.name, version=number, source=source, options=options
+        )
         os.chmod(staging, 0o755)
         if target.exists():  # lost a race with another export
             raise VersionExists(f"{target} already exists; versions are never overwritten")
@@ -140,7 +147,8 @@ def verify_version(version_dir: Path) -> dict[str, Any]:
     problems = [f"{rel}: missing" for rel in listed if rel not in actual]
     problems += [f"{rel}: not in the manifest" for rel in actual if rel not in listed]
     problems += [
-        f"{rel}: sha256 differs" for rel, entry in listed.items()
+        f"{rel}: sha256 differs"
+        for rel, entry in listed.items()
         if rel in actual and actual[rel]["sha256"] != entry["sha256"]
     ]
     if problems:

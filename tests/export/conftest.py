@@ -33,8 +33,11 @@ def demo_onnx(demo_tflite: Path) -> onnx.ModelProto:
     return convert_demo(demo_tflite)
 
 
-def build_tflite(op: str | int, in_shape: tuple[int, ...] = (1, 4, 4, 3),
-                 out_shape: tuple[int, ...] | None = None) -> bytes:
+def build_tflite(
+    op: str | int,
+    in_shape: tuple[int, ...] = (1, 4, 4, 3),
+    out_shape: tuple[int, ...] | None = None,
+) -> bytes:
     """A one-op float TFLite model: input → ``op`` → output (custom op when ``op`` is a str)."""
     out_shape = out_shape or in_shape
     b = flatbuffers.Builder(1024)
@@ -88,9 +91,11 @@ def build_tflite(op: str | int, in_shape: tuple[int, ...] = (1, 4, 4, 3),
     tflite.BufferStart(b)
     empty = tflite.BufferEnd(b)
     vectors = []
-    for start, items in ((tflite.ModelStartOperatorCodesVector, [opcode]),
-                         (tflite.ModelStartSubgraphsVector, [subgraph]),
-                         (tflite.ModelStartBuffersVector, [empty])):
+    for start, items in (
+        (tflite.ModelStartOperatorCodesVector, [opcode]),
+        (tflite.ModelStartSubgraphsVector, [subgraph]),
+        (tflite.ModelStartBuffersVector, [empty]),
+    ):
         start(b, len(items))
         for item in reversed(items):
             b.PrependUOffsetTRelative(item)

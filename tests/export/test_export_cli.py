@@ -16,14 +16,27 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "export", *args], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "export", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_convert_then_parity_passes(demo_tflite: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.onnx"
-    conv = run_cli("tflite2onnx", str(demo_tflite), str(out),
-                   "--input-name", "image", "--output-name", "person_probability")
+    conv = run_cli(
+        "tflite2onnx",
+        str(demo_tflite),
+        str(out),
+        "--input-name",
+        "image",
+        "--output-name",
+        "person_probability",
+    )
     assert conv.returncode == 0, conv.stderr
     report = tmp_path / "parity.json"
     par = run_cli("parity-tflite", str(demo_tflite), str(out), "--report", str(report))
@@ -38,8 +51,9 @@ def test_a_broken_export_fails_parity_with_exit_1(
     broken = onnx.ModelProto()
     broken.CopyFrom(demo_onnx)
     last_bias = next(i for i in reversed(broken.graph.initializer) if i.name.endswith("_B"))
-    last_bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(last_bias) + np.float32(0.5),
-                                               last_bias.name))
+    last_bias.CopyFrom(
+        numpy_helper.from_array(numpy_helper.to_array(last_bias) + np.float32(0.5), last_bias.name)
+    )
     path = tmp_path / "broken.onnx"
     onnx.save(broken, path)
     par = run_cli("parity-tflite", str(demo_tflite), str(path))

@@ -35,8 +35,11 @@ def moto_endpoint() -> Iterator[str]:
     if not MOTO.exists():
         pytest.skip(f"moto_server not installed at {MOTO} (make setup)")
     port = _free_port()
-    proc = subprocess.Popen([str(MOTO), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(MOTO), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -55,8 +58,12 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     s3 = boto3.client("s3")
@@ -68,28 +75,34 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
 def _model_dir(tmp_path: Path, payload: bytes) -> Path:
     model_dir = tmp_path / "repo" / "person_segmenter"
     write_configs(model_dir, PERSON_SEGMENTER)
-    create_version(model_dir, {"model.onnx": payload, "model.py": b"# py\n"},
-                   source={"test": True}, options={})
+    create_version(
+        model_dir, {"model.onnx": payload, "model.py": b"# py\n"}, source={"test": True}, options={}
+    )
     return model_dir
 
 
-def test_publish_writes_the_storage_initializer_layout(aws_env: dict[str, str],
-                                                       tmp_path: Path) -> None:
+def test_publish_writes_the_storage_initializer_layout(
+    aws_env: dict[str, str], tmp_path: Path
+) -> None:
     model_dir = _model_dir(tmp_path, b"onnx-bytes")
     published = publish_version(model_dir, 1, f"s3://{BUCKET}/layout-test/models")
     assert published.uri == f"s3://{BUCKET}/layout-test/models/person_segmenter/1/"
     s3 = boto3.client("s3")
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="layout-test/")["Contents"]}
     base = "layout-test/models/person_segmenter"
-    assert {f"{base}/1/model.onnx", f"{base}/1/model.py", f"{base}/1/manifest.json",
-            f"{base}/config.pbtxt", f"{base}/configs/cpu.pbtxt",
-            f"{base}/configs/onnx.pbtxt"} == keys
+    assert {
+        f"{base}/1/model.onnx",
+        f"{base}/1/model.py",
+        f"{base}/1/manifest.json",
+        f"{base}/config.pbtxt",
+        f"{base}/configs/cpu.pbtxt",
+        f"{base}/configs/onnx.pbtxt",
+    } == keys
     body = s3.get_object(Bucket=BUCKET, Key=f"{base}/1/model.onnx")["Body"].read()
     assert body == b"onnx-bytes"
 
 
-def test_publishing_an_existing_version_is_refused(aws_env: dict[str, str],
-                                                   tmp_path: Path) -> None:
+def test_publishing_an_existing_version_is_refused(aws_env: dict[str, str], tmp_path: Path) -> None:
     publish_version(_model_dir(tmp_path / "a", b"first"), 1, f"s3://{BUCKET}/refuse")
     with pytest.raises(VersionExists, match="already exists"):
         publish_version(_model_dir(tmp_path / "b", b"second"), 1, f"s3://{BUCKET}/refuse")
@@ -98,19 +111,33 @@ def test_publishing_an_existing_version_is_refused(aws_env: dict[str, str],
     assert body == b"first"
 
 
-def test_cli_publish_uses_the_standard_aws_environment(aws_env: dict[str, str],
-                                                       tmp_path: Path) -> None:
+def test_cli_publish_uses_the_standard_aws_environment(
+    aws_env: dict[str, str], tmp_path: Path
+) -> None:
     model_dir = _model_dir(tmp_path, b"cli")
-    cmd = [sys.executable, "-m", "export", "publish", "--repository", str(model_dir.parent),
-           "--name", "person_segmenter", "--version", "1",
-           "--destination", f"s3://{BUCKET}/cli/models"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "export",
+        "publish",
+        "--repository",
+        str(model_dir.parent),
+        "--name",
+        "person_segmenter",
+        "--version",
+        "1",
+        "--destination",
+        f"s3://{BUCKET}/cli/models",
+    ]
     env = {**os.environ, **aws_env}
-    first = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                           timeout=120, check=False)
+    first = subprocess.run(
+        cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert first.returncode == 0, first.stderr
     assert f"s3://{BUCKET}/cli/models/person_segmenter/1/" in first.stdout
-    again = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                           timeout=120, check=False)
+    again = subprocess.run(
+        cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert again.returncode == 2
     assert "already exists" in again.stderr
 

@@ -39,7 +39,10 @@ def test_profile_covers_the_triton_batch_range(demo_onnx_path: Path) -> None:
     io = onnx_io(demo_onnx_path)
     assert io.inputs == (("image", (256, 256, 3)),)
     assert profile_shapes((256, 256, 3), EngineOptions()) == (
-        (1, 256, 256, 3), (4, 256, 256, 3), (8, 256, 256, 3))
+        (1, 256, 256, 3),
+        (4, 256, 256, 3),
+        (8, 256, 256, 3),
+    )
     with pytest.raises(ExportError):
         EngineOptions(min_batch=4, opt_batch=2)
 
@@ -55,13 +58,28 @@ def test_trtexec_equivalent_per_tensorrt_major(demo_onnx_path: Path, tmp_path: P
     assert "--fp16" not in v11  # removed in TensorRT 11: FP16 comes from the AutoCast ONNX
 
 
-def test_engine_step_without_tensorrt_says_why_and_prints_trtexec(demo_onnx_path: Path,
-                                                                  tmp_path: Path) -> None:
+def test_engine_step_without_tensorrt_says_why_and_prints_trtexec(
+    demo_onnx_path: Path, tmp_path: Path
+) -> None:
     if TRT_USABLE:
         pytest.skip("TensorRT is usable here; the real build is tested below")
-    res = subprocess.run([sys.executable, "-m", "export", "engine", "--onnx", str(demo_onnx_path),
-                          "--output", str(tmp_path / "model.plan")], cwd=REPO_ROOT,
-                         capture_output=True, text=True, timeout=120, check=False)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "export",
+            "engine",
+            "--onnx",
+            str(demo_onnx_path),
+            "--output",
+            str(tmp_path / "model.plan"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert res.returncode == 2
     assert "cannot build a TensorRT engine here" in res.stderr
     assert "trtexec --onnx=" in res.stdout
@@ -70,11 +88,13 @@ def test_engine_step_without_tensorrt_says_why_and_prints_trtexec(demo_onnx_path
 
 @pytest.mark.gpu
 @needs_gpu
-def test_build_demo_engine_and_compare_with_polygraphy(demo_onnx_path: Path,
-                                                       tmp_path: Path) -> None:
+def test_build_demo_engine_and_compare_with_polygraphy(
+    demo_onnx_path: Path, tmp_path: Path
+) -> None:
     cache = tmp_path / "timing.cache"
-    build = build_engine(demo_onnx_path, tmp_path / "model.plan",
-                         EngineOptions(timing_cache=cache, max_batch=8))
+    build = build_engine(
+        demo_onnx_path, tmp_path / "model.plan", EngineOptions(timing_cache=cache, max_batch=8)
+    )
     assert build.plan_path.stat().st_size > 0 and cache.stat().st_size > 0
     metadata = json.loads(build.metadata_path.read_text())
     assert metadata["tensorrt_version"] and metadata["gpu"]["compute_capability"]

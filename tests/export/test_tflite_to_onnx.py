@@ -51,11 +51,12 @@ def test_demo_model_matches_tflite_on_photos_and_random_inputs(
 
 
 def test_batched_inference_equals_one_by_one(demo_onnx: onnx.ModelProto) -> None:
-    session = ort.InferenceSession(demo_onnx.SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        demo_onnx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
     x = np.random.default_rng(3).random((3, 256, 256, 3), dtype=np.float32)
     (batch,) = session.run(None, {"image": x})
-    singles = np.concatenate([session.run(None, {"image": x[i:i + 1]})[0] for i in range(3)])
+    singles = np.concatenate([session.run(None, {"image": x[i : i + 1]})[0] for i in range(3)])
     assert batch.shape == (3, 256, 256, 1)
     np.testing.assert_allclose(batch, singles, atol=1e-5)
 
@@ -69,8 +70,17 @@ def test_fp16_weights_are_folded_into_fp32_initializers(demo_onnx: onnx.ModelPro
 def test_reader_sees_the_ops_design_md_lists(demo_tflite: Path) -> None:
     kinds = {op.kind for op in read_tflite(demo_tflite.read_bytes()).ops}
     assert kinds == {
-        "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MUL", "RELU", "HARD_SWISH", "LOGISTIC",
-        "AVERAGE_POOL_2D", "RESIZE_BILINEAR", "DEQUANTIZE", "CUSTOM:Convolution2DTransposeBias",
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "ADD",
+        "MUL",
+        "RELU",
+        "HARD_SWISH",
+        "LOGISTIC",
+        "AVERAGE_POOL_2D",
+        "RESIZE_BILINEAR",
+        "DEQUANTIZE",
+        "CUSTOM:Convolution2DTransposeBias",
     }
 
 
@@ -83,8 +93,9 @@ def test_single_activation_ops_match_litert(op: str, tiny_tflite: Callable[..., 
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
     interpreter.invoke()
     expected = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-    session = ort.InferenceSession(convert(buf).SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        convert(buf).SerializeToString(), providers=["CPUExecutionProvider"]
+    )
     np.testing.assert_allclose(session.run(None, {"x": x})[0], expected, atol=1e-6)
 
 

@@ -52,10 +52,16 @@ def test_logits_export_is_checked_with_a_dynamic_batch(logits_export: object) ->
     assert logits_export.output_kind == "logits"  # type: ignore[attr-defined]
 
 
-def test_logits_export_matches_torch_on_photos_and_random(tiny: object,
-                                                         logits_export: object) -> None:
-    report = torch_parity(tiny, logits_export.model.SerializeToString(),  # type: ignore[attr-defined]
-                          TorchExportOptions(input_shape=SHAPE), CONTRACT, "logits")
+def test_logits_export_matches_torch_on_photos_and_random(
+    tiny: object, logits_export: object
+) -> None:
+    report = torch_parity(
+        tiny,
+        logits_export.model.SerializeToString(),  # type: ignore[attr-defined]
+        TorchExportOptions(input_shape=SHAPE),
+        CONTRACT,
+        "logits",
+    )
     print(report.table())
     assert report.passed
     assert report.max_abs_error < 1e-4
@@ -67,13 +73,17 @@ def test_logits_export_matches_torch_on_photos_and_random(tiny: object,
 def test_a_deliberately_broken_export_fails_parity(tiny: object, logits_export: object) -> None:
     broken = onnx.ModelProto()
     broken.CopyFrom(logits_export.model)  # type: ignore[attr-defined]
-    conv_bias = next(i for i in broken.graph.initializer
-                     if numpy_helper.to_array(i).shape == (3,) and "pixel" in i.name)
+    conv_bias = next(
+        i
+        for i in broken.graph.initializer
+        if numpy_helper.to_array(i).shape == (3,) and "pixel" in i.name
+    )
     bias = numpy_helper.to_array(conv_bias).copy()
     bias[1] -= 2.0  # the person logit drifts: what a wrong export of a layer looks like
     conv_bias.CopyFrom(numpy_helper.from_array(bias, conv_bias.name))
-    report = torch_parity(tiny, broken.SerializeToString(), TorchExportOptions(input_shape=SHAPE),
-                          CONTRACT, "logits")
+    report = torch_parity(
+        tiny, broken.SerializeToString(), TorchExportOptions(input_shape=SHAPE), CONTRACT, "logits"
+    )
     print(report.table())
     assert not report.passed
     assert report.max_abs_error > 1.0
@@ -90,8 +100,12 @@ def test_a_deliberately_broken_export_fails_parity(tiny: object, logits_export: 
 def test_folded_heads_give_small_outputs_equal_to_torch(
     tiny: object, head: str, kind: str, name: str, dims: tuple[int, ...], dtype: str
 ) -> None:
-    options = TorchExportOptions(input_shape=SHAPE, head=head,  # type: ignore[arg-type]
-                                 person_classes=(1,), exporter="torchscript")
+    options = TorchExportOptions(
+        input_shape=SHAPE,
+        head=head,  # type: ignore[arg-type]
+        person_classes=(1,),
+        exporter="torchscript",
+    )
     exported = export_torch(tiny, options)
     assert (exported.output_kind, exported.output_name) == (kind, name)
     assert (exported.output_dims, exported.output_dtype) == (dims, dtype)
@@ -105,18 +119,20 @@ def test_folded_heads_give_small_outputs_equal_to_torch(
 
 
 def test_simplified_export_still_matches(tiny: object) -> None:
-    options = TorchExportOptions(input_shape=SHAPE, exporter="torchscript", simplify=True,
-                                 output_key="aux")
+    options = TorchExportOptions(
+        input_shape=SHAPE, exporter="torchscript", simplify=True, output_key="aux"
+    )
     exported = export_torch(tiny, options)
     onnx.checker.check_model(exported.model)
     x = np.random.default_rng(2).random((2, *SHAPE), dtype=np.float32)
-    np.testing.assert_allclose(onnx_runner(exported.model.SerializeToString())(x),
-                               torch_runner(tiny, options)(x), atol=1e-5)
+    np.testing.assert_allclose(
+        onnx_runner(exported.model.SerializeToString())(x),
+        torch_runner(tiny, options)(x),
+        atol=1e-5,
+    )
 
 
-def test_classification_output_is_not_a_segmentation_output(
-    tiny_ref: Callable[[str], str]
-) -> None:
+def test_classification_output_is_not_a_segmentation_output(tiny_ref: Callable[[str], str]) -> None:
     model = load_model(tiny_ref("classifier"))
     with pytest.raises(NotSegmentationOutput, match=r"shape \(2, 10\).*not a segmentation"):
         export_torch(model, TorchExportOptions(input_shape=(3, 32, 32)))
@@ -139,13 +155,20 @@ def test_bad_inputs_are_clear_errors(tiny: object, tmp_path: Path) -> None:
     with pytest.raises(MissingFile):
         load_model(f"{tmp_path / 'absent.py'}:factory")
     with pytest.raises(MissingFile):
-        load_model(f"{Path(__file__).with_name('tiny_models.py')}:tiny_segmenter",
-                   tmp_path / "absent.pt")
+        load_model(
+            f"{Path(__file__).with_name('tiny_models.py')}:tiny_segmenter", tmp_path / "absent.pt"
+        )
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "export", *args], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "export", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_cli_torch2onnx_then_parity_and_a_broken_export_exits_1(
@@ -153,8 +176,14 @@ def test_cli_torch2onnx_then_parity_and_a_broken_export_exits_1(
 ) -> None:
     import torch
 
-    common = ["--model", tiny_ref("tiny_segmenter"), "--input-shape", "3,64,64",
-              "--exporter", "torchscript"]
+    common = [
+        "--model",
+        tiny_ref("tiny_segmenter"),
+        "--input-shape",
+        "3,64,64",
+        "--exporter",
+        "torchscript",
+    ]
     onnx_path = tmp_path / "tiny.onnx"
     res = _cli("torch2onnx", *common, "--output", str(onnx_path))
     assert res.returncode == 0, res.stderr
@@ -168,15 +197,22 @@ def test_cli_torch2onnx_then_parity_and_a_broken_export_exits_1(
     state = {k: v + 0.3 if k.startswith("pixel") else v for k, v in model.state_dict().items()}
     weights = tmp_path / "other.pt"
     torch.save(state, weights)
-    res = _cli("parity-torch", *common, *contract, "--weights", str(weights),
-               "--onnx", str(onnx_path))
+    res = _cli(
+        "parity-torch", *common, *contract, "--weights", str(weights), "--onnx", str(onnx_path)
+    )
     assert res.returncode == 1, res.stdout + res.stderr
     assert "FAILED" in res.stdout
 
 
-def test_cli_non_segmentation_model_exits_2(tiny_ref: Callable[[str], str],
-                                            tmp_path: Path) -> None:
-    res = _cli("torch2onnx", "--model", tiny_ref("classifier"), "--input-shape", "3,32,32",
-               "--output", str(tmp_path / "c.onnx"))
+def test_cli_non_segmentation_model_exits_2(tiny_ref: Callable[[str], str], tmp_path: Path) -> None:
+    res = _cli(
+        "torch2onnx",
+        "--model",
+        tiny_ref("classifier"),
+        "--input-shape",
+        "3,32,32",
+        "--output",
+        str(tmp_path / "c.onnx"),
+    )
     assert res.returncode == 2
     assert "not a segmentation output" in res.stderr

@@ -13,8 +13,14 @@ from export.triton_config import PERSON_SEGMENTER, parse_pbtxt, read_config, ren
 MODEL_DIR = Path(__file__).resolve().parents[2] / "model_repository" / "person_segmenter"
 CONFIGS = ["config.pbtxt", "configs/onnx.pbtxt", "configs/cpu.pbtxt"]
 CONTRACT_KEYS = {
-    "siteveil.input_layout", "siteveil.color_order", "siteveil.scale", "siteveil.mean",
-    "siteveil.std", "siteveil.output_kind", "siteveil.person_classes", "siteveil.resize",
+    "siteveil.input_layout",
+    "siteveil.color_order",
+    "siteveil.scale",
+    "siteveil.mean",
+    "siteveil.std",
+    "siteveil.output_kind",
+    "siteveil.person_classes",
+    "siteveil.resize",
     "siteveil.model_family",
 }
 
@@ -28,7 +34,10 @@ def test_committed_config_parses_and_carries_the_contract(rel: str) -> None:
     (inp,), (out,) = config.input, config.output
     assert (inp.name, inp.data_type, list(inp.dims)) == ("image", mc.TYPE_FP32, [256, 256, 3])
     assert (out.name, out.data_type, list(out.dims)) == (
-        "person_probability", mc.TYPE_FP32, [256, 256, 1])
+        "person_probability",
+        mc.TYPE_FP32,
+        [256, 256, 1],
+    )
     params = {k: v.string_value for k, v in config.parameters.items()}
     assert CONTRACT_KEYS <= params.keys()
     assert params["siteveil.input_layout"] == "NHWC"

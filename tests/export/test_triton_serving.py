@@ -39,12 +39,14 @@ def _infer_http(endpoint: str, model: str, name: str, x: np.ndarray, out: str) -
 
 def test_demo_model_is_served_with_its_contract(triton_install: None, tmp_path: Path) -> None:
     onnx_path = DEMO_REPOSITORY / "person_segmenter" / "1" / "model.onnx"
-    photos = np.concatenate([samples.to_tensor(samples.photo_rgb(n), (256, 256))
-                             for n in ("astronaut", "rocket")])
+    photos = np.concatenate(
+        [samples.to_tensor(samples.photo_rgb(n), (256, 256)) for n in ("astronaut", "rocket")]
+    )
     with triton.running_triton(DEMO_REPOSITORY, log_dir=tmp_path) as endpoints:
         config = thttp.InferenceServerClient(endpoints.http).get_model_config("person_segmenter")
-        served = _infer_http(endpoints.http, "person_segmenter", "image", photos,
-                             "person_probability")
+        served = _infer_http(
+            endpoints.http, "person_segmenter", "image", photos, "person_probability"
+        )
     params = {k: v["string_value"] for k, v in config["parameters"].items()}
     assert params["siteveil.output_kind"] == "probability"
     assert params["siteveil.input_layout"] == "NHWC"
@@ -66,9 +68,15 @@ def test_a_pytorch_model_exported_here_is_served_correctly(
         model_family="tiny-test",
     )  # fmt: skip
     repository = tmp_path / "repo"
-    build = build_from_torch(model, options, contract, repository=repository, name="tiny_seg",
-                             source={"model": "tiny_models.py:tiny_segmenter"},
-                             serving=ServingOptions(max_batch_size=4))
+    build = build_from_torch(
+        model,
+        options,
+        contract,
+        repository=repository,
+        name="tiny_seg",
+        source={"model": "tiny_models.py:tiny_segmenter"},
+        serving=ServingOptions(max_batch_size=4),
+    )
     assert build.report.passed and build.version.version == 1
     inputs = parity_inputs(options, contract)
     batch = inputs["batch-of-3"]
@@ -87,6 +95,7 @@ def test_a_pytorch_model_exported_here_is_served_correctly(
     assert config["parameters"]["siteveil.model_family"]["string_value"] == "tiny-test"
     assert over_http.shape == (3, 1, 64, 64)
     np.testing.assert_allclose(over_http, expected, atol=1e-5)
-    np.testing.assert_allclose(over_grpc, torch_runner(model, options)(inputs["random-0"]),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        over_grpc, torch_runner(model, options)(inputs["random-0"]), atol=1e-5
+    )
     assert 0.3 < (over_http[0] > 0.5).mean()  # the astronaut photo has "person" pixels

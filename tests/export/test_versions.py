@@ -20,10 +20,12 @@ def _files(tmp_path: Path, content: bytes) -> dict[str, Path | bytes]:
 
 def test_each_export_becomes_the_next_version_with_a_manifest(tmp_path: Path) -> None:
     model_dir = tmp_path / "repo" / "seg"
-    first = create_version(model_dir, _files(tmp_path, b"one"), source={"model": "a:b"},
-                           options={"opset": 18})
-    second = create_version(model_dir, _files(tmp_path, b"two"), source={"model": "a:b"},
-                            options={"opset": 18})
+    first = create_version(
+        model_dir, _files(tmp_path, b"one"), source={"model": "a:b"}, options={"opset": 18}
+    )
+    second = create_version(
+        model_dir, _files(tmp_path, b"two"), source={"model": "a:b"}, options={"opset": 18}
+    )
     assert (first.version, second.version) == (1, 2)
     assert existing_versions(model_dir) == [1, 2]
     assert (model_dir / "1" / "model.onnx").read_bytes() == b"one"  # untouched by version 2
@@ -46,8 +48,9 @@ def test_an_existing_version_is_never_overwritten(tmp_path: Path) -> None:
 
 def test_missing_input_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(MissingFile, match="absent.onnx"):
-        create_version(tmp_path / "seg", {"model.onnx": tmp_path / "absent.onnx"}, source={},
-                       options={})
+        create_version(
+            tmp_path / "seg", {"model.onnx": tmp_path / "absent.onnx"}, source={}, options={}
+        )
     assert not (tmp_path / "seg" / "1").exists()
 
 
@@ -55,7 +58,9 @@ def test_a_tampered_version_fails_verification(tmp_path: Path) -> None:
     info = create_version(tmp_path / "seg", _files(tmp_path, b"one"), source={}, options={})
     (info.path / "model.onnx").write_bytes(b"tampered")
     (info.path / "extra.bin").write_bytes(b"x")
-    with pytest.raises(ExportError, match="extra.bin: not in the manifest; model.onnx: sha256 differs"):
+    with pytest.raises(
+        ExportError, match="extra.bin: not in the manifest; model.onnx: sha256 differs"
+    ):
         verify_version(info.path)
 
 
@@ -63,5 +68,6 @@ def test_the_demo_version_has_a_verifiable_manifest() -> None:
     version_dir = Path(__file__).resolve().parents[2] / "model_repository/person_segmenter/1"
     manifest = verify_version(version_dir)  # built by `make model`
     assert manifest["source"]["member_sha256"] == sha256_file(
-        Path(__file__).resolve().parents[2] / ".cache/export/selfie_segmentation.tflite")
+        Path(__file__).resolve().parents[2] / ".cache/export/selfie_segmentation.tflite"
+    )
     assert manifest["options"]["parity"]["passed"] is True
