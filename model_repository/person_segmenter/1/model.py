@@ -62,7 +62,7 @@ class TritonPythonModel:
         start = 0
         for size in sizes:
             tensors = [
-                pb_utils.Tensor(name, np.ascontiguousarray(result[start:start + size], dtype))
+                pb_utils.Tensor(name, np.ascontiguousarray(result[start : start + size], dtype))
                 for (name, dtype), result in zip(self.outputs, results)
             ]
             responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
