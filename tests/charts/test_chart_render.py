@@ -6,7 +6,16 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from tests.charts.chart_support import NAMESPACE, PROFILES, Obj, lint, validate_all
+from tests.charts.chart_support import (
+    CHART_DIR,
+    NAMESPACE,
+    PROFILES,
+    RELEASE,
+    Obj,
+    lint,
+    run_helm,
+    validate_all,
+)
 
 CLUSTER_SCOPED = {"ClusterRole", "PriorityClass", "NodePool", "EC2NodeClass"}
 
@@ -77,3 +86,18 @@ def test_core_kinds_pass_strict_kubernetes_validation(
     # crds=None: core kinds are checked by kubernetes-validate --strict (custom resources are
     # checked against the real CRDs in test_chart_crd_validation.py).
     assert validate_all(rendered(profile), None) == []
+
+
+@pytest.mark.parametrize("profile", ["default", "shadow", "triggermesh"])
+def test_notes_describe_the_event_path(profile: str) -> None:
+    args = ["install", RELEASE, str(CHART_DIR), "--namespace", NAMESPACE, "--dry-run=client"]
+    for path in PROFILES[profile]:
+        args += ["-f", str(path)]
+    notes = run_helm(args).split("NOTES:", 1)[1]
+    assert f"installed in namespace {NAMESPACE}" in notes
+    assert "InferenceService siteveil (model person_segmenter/1)" in notes
+    assert ("InferenceService siteveil-shadow" in notes) is (profile == "shadow")
+    event_type = "com.amazon.events.event" if profile == "triggermesh" else (
+        "dev.knative.connector.event.aws-sqs"
+    )
+    assert f"type = {event_type}" in notes

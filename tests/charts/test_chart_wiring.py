@@ -279,20 +279,37 @@ def test_shadow_refuses_delete_original_smuggled_in_extra_args() -> None:
                        "inference.transformer.extraArgs[0]": "--delete_original"})
 
 
-def test_promotion_is_a_values_change(tmp_path: Path, rendered: Rendered) -> None:
-    """Promote the shadow's model: production then runs exactly what the shadow ran."""
-    before = one(rendered("shadow"), "InferenceService", "siteveil-shadow")
-    candidate = yaml.safe_load((CHART_DIR / "ci" / "shadow-values.yaml").read_text())["shadow"]
-    promote = tmp_path / "promote.yaml"
-    promote.write_text(yaml.safe_dump({"model": candidate["model"], "shadow": {"enabled": False}}))
-    after = render([CHART_DIR / "ci" / "shadow-values.yaml", promote])
-    prod = one(after, "InferenceService", "siteveil")
-    assert of_kind(after, "InferenceService") == [prod]
-    assert env(container(prod, "kserve-container")) == env(container(before, "kserve-container"))
+def _readme_upgrades() -> list[dict[str, str]]:
+    """The `--set` flags of each `helm upgrade` in the chart README, in order."""
+    readme = (CHART_DIR / "README.md").read_text()
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S):
+        for command in block.replace("\\\n", " ").splitlines():
+            if "helm upgrade" in command:
+                commands.append(dict(re.findall(r"--set (\S+?)=(\S+)", command)))
+    return commands
+
+
+def test_the_readme_shadow_and_promotion_commands_work() -> None:
+    """Run the README's upgrades (with --reuse-values, so their --set flags accumulate)."""
+    install, shadow_step, promote_step = _readme_upgrades()
+    assert install == {}
+    shadowed = render(sets=shadow_step)
+    candidate = one(shadowed, "InferenceService", "siteveil-shadow")
+    assert "--shadow" in container(candidate, "transformer-container")["args"]
+
+    promoted = render(sets={**shadow_step, **promote_step})
+    prod = one(promoted, "InferenceService", "siteveil")
+    assert of_kind(promoted, "InferenceService") == [prod], "the shadow is gone"
+    assert isvc_triggers(promoted) == [one(promoted, "Trigger", "siteveil")]
+    assert env(container(prod, "kserve-container")) == env(container(candidate, "kserve-container"))
     prod_args = flags(container(prod, "transformer-container")["args"])
-    shadow_args = flags(container(before, "transformer-container")["args"])
-    assert prod_args["--model_version"] == shadow_args["--model_version"]
+    candidate_args = flags(container(candidate, "transformer-container")["args"])
+    assert prod_args["--model_version"] == candidate_args["--model_version"]
     assert "--shadow" not in prod_args
+    assert prod["metadata"]["annotations"]["siteveil.io/model"] == (
+        f"{VALUES['model']['name']}/{promote_step['model.version']}"
+    )
 
 
 # --- scaling helpers ------------------------------------------------------------------------
