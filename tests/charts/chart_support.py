@@ -155,7 +155,9 @@ def strict_schema(node: Any) -> Any:
         props = out.setdefault("properties", {})
         props.setdefault("apiVersion", {"type": "string"})
         props.setdefault("kind", {"type": "string"})
-        props.setdefault("metadata", {"type": "object", "x-kubernetes-preserve-unknown-fields": True})
+        props.setdefault(
+            "metadata", {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        )
     is_object = out.get("type") == "object" or "properties" in out
     if (
         is_object
@@ -304,7 +306,7 @@ class UnprovableFilter(ValueError):
 
 
 def _dialect(expr: Mapping[str, Any], attrs: Mapping[str, str]) -> bool:
-    (name, arg), = expr.items()  # one dialect per expression
+    ((name, arg),) = expr.items()  # one dialect per expression
     if name == "exact":
         return all(attrs.get(k) == v for k, v in arg.items())
     if name == "prefix":

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from tests.charts.chart_support import (
     CHART_DIR,
     PROFILES,
@@ -37,7 +38,9 @@ def checkov_binary() -> Path:
 def run_checkov(directory: Path) -> dict[str, Any]:
     binary = checkov_binary()
     if not binary.is_file():
-        pytest.skip(f"checkov not found at {binary}: run `make checkov-venv` (or set SITEVEIL_CHECKOV)")
+        pytest.skip(
+            f"checkov not found at {binary}: run `make checkov-venv` (or set SITEVEIL_CHECKOV)"
+        )
     result = subprocess.run(
         [str(binary), "-d", str(directory), "--framework", "kubernetes", "--skip-download",
          "--output", "json", "--soft-fail"],
@@ -51,11 +54,15 @@ def run_checkov(directory: Path) -> dict[str, Any]:
 def write_for_checkov(directory: Path, name: str, objs: list[Obj]) -> None:
     pods = [predictor_pod(isvc) for isvc in of_kind(objs, "InferenceService")]
     (directory / f"{name}.yaml").write_text(yaml.safe_dump_all(objs, sort_keys=False))
-    (directory / f"{name}-inference-pods.yaml").write_text(yaml.safe_dump_all(pods, sort_keys=False))
+    (directory / f"{name}-inference-pods.yaml").write_text(
+        yaml.safe_dump_all(pods, sort_keys=False)
+    )
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory, rendered: Callable[[str], list[Obj]]) -> dict[str, Any]:
+def report(
+    tmp_path_factory: pytest.TempPathFactory, rendered: Callable[[str], list[Obj]]
+) -> dict[str, Any]:
     directory = tmp_path_factory.mktemp("rendered")
     for profile in PROFILES:
         write_for_checkov(directory, profile, rendered(profile))
@@ -97,8 +104,12 @@ def test_skip_annotations_in_the_chart_are_well_formed_and_used(report: dict[str
 
 def test_an_insecure_pod_spec_would_be_caught(tmp_path: Path) -> None:
     """The projection is real: a root inference pod fails checkov."""
-    objs = render(sets={"inference.podSecurityContext.runAsUser": "0",
-                        "inference.podSecurityContext.runAsNonRoot": "false"})
+    objs = render(
+        sets={
+            "inference.podSecurityContext.runAsUser": "0",
+            "inference.podSecurityContext.runAsNonRoot": "false",
+        }
+    )
     write_for_checkov(tmp_path, "root", objs)
     failed = {c["check_id"] for c in run_checkov(tmp_path)["results"]["failed_checks"]}
     assert "CKV_K8S_40" in failed or "CKV_K8S_23" in failed, failed

@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import kubernetes_validate
 import pytest
+
 from tests.charts.chart_support import (
     CHART_DIR,
     KUBE_VERSION,
@@ -34,7 +35,9 @@ def test_every_rendered_object_validates(
     assert validate_all(objs, crds) == []
     crs = list(custom_resources(objs))
     assert crs, "the chart renders custom resources"
-    missing = [(o["apiVersion"], o["kind"]) for o in crs if (o["apiVersion"], o["kind"]) not in crds]
+    missing = [
+        (o["apiVersion"], o["kind"]) for o in crs if (o["apiVersion"], o["kind"]) not in crds
+    ]
     assert missing == [], "custom resources without a CRD would go unchecked"
 
 
@@ -81,22 +84,35 @@ def test_seeded_typo_in_the_inferenceservice_fails(tmp_path: Path, crds: CrdSche
 
 def test_seeded_typo_below_a_preserving_field_fails(tmp_path: Path, crds: CrdSchemas) -> None:
     # Trigger.spec and spec.delivery keep unknown fields; deadLetterSink does not.
-    objs = _render_mutated(tmp_path, "triggers.yaml", "    deadLetterSink:\n      ref:",
-                           "    deadLetterSink:\n      reff:")
+    objs = _render_mutated(
+        tmp_path,
+        "triggers.yaml",
+        "    deadLetterSink:\n      ref:",
+        "    deadLetterSink:\n      reff:",
+    )
     problems = validate_all(objs, crds)
     assert any("Trigger/" in p and "reff" in p for p in problems), problems
 
 
 def test_seeded_bad_enum_in_the_nodepool_fails(tmp_path: Path, crds: CrdSchemas) -> None:
-    objs = _render_mutated(tmp_path, "karpenter.yaml", "consolidationPolicy: WhenEmpty",
-                           "consolidationPolicy: WhenIdle", sets={"karpenter.enabled": "true"})
+    objs = _render_mutated(
+        tmp_path,
+        "karpenter.yaml",
+        "consolidationPolicy: WhenEmpty",
+        "consolidationPolicy: WhenIdle",
+        sets={"karpenter.enabled": "true"},
+    )
     problems = validate_all(objs, crds)
     assert any("NodePool/" in p and "WhenIdle" in p for p in problems), problems
 
 
 def test_seeded_typo_in_a_core_kind_fails(tmp_path: Path) -> None:
-    objs = _render_mutated(tmp_path, "serviceaccounts.yaml", "automountServiceAccountToken:",
-                           "automountServiceAcountToken:")
+    objs = _render_mutated(
+        tmp_path,
+        "serviceaccounts.yaml",
+        "automountServiceAccountToken:",
+        "automountServiceAcountToken:",
+    )
     problems = validate_all(objs, None)
     assert any("ServiceAccount/" in p and "automountServiceAcountToken" in p for p in problems)
 

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
+
 from tests.charts.chart_support import (
     CHART_DIR,
     NAMESPACE,
@@ -97,7 +98,9 @@ def test_notes_describe_the_event_path(profile: str) -> None:
     assert f"installed in namespace {NAMESPACE}" in notes
     assert "InferenceService siteveil (model person_segmenter/1)" in notes
     assert ("InferenceService siteveil-shadow" in notes) is (profile == "shadow")
-    event_type = "com.amazon.events.event" if profile == "triggermesh" else (
-        "dev.knative.connector.event.aws-sqs"
+    event_type = (
+        "com.amazon.events.event"
+        if profile == "triggermesh"
+        else ("dev.knative.connector.event.aws-sqs")
     )
     assert f"type = {event_type}" in notes

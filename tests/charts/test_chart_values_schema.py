@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+
 from tests.charts.chart_support import CHART_DIR, PROFILES, HelmFailed, template
 
 SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import yaml
+
 from tests.charts.chart_support import (
     CHART_DIR,
     PROFILES,
@@ -23,7 +23,6 @@ from tests.charts.chart_support import (
     template,
     trigger_matches,
 )
-
 from transformer import metrics as transformer_metrics
 from transformer.config import parse_settings
 
@@ -77,7 +76,11 @@ def test_triton_listens_beside_the_transformer_and_loads_the_published_model(
     assert args["--http-port"] == "8085"
     assert args["--grpc-port"] == "9000"
     assert args["--allow-sagemaker"] == "false"
-    assert "8080" not in {args.get("--http-port"), args.get("--grpc-port"), args.get("--metrics-port")}
+    assert "8080" not in {
+        args.get("--http-port"),
+        args.get("--grpc-port"),
+        args.get("--metrics-port"),
+    }
     assert "ports" not in triton, "only the transformer may declare a port"
     model = VALUES["model"]
     assert env(triton)["STORAGE_URI"] == f"{AWS['modelStorageUri']}/{model['repositoryPath']}"
@@ -231,8 +234,8 @@ def test_no_trigger_feeding_a_model_matches_a_reply(
 
 
 def test_the_trigger_matcher_is_not_vacuous() -> None:
-    open_trigger = {"spec": {"filter": {}}}
-    prefix = {"spec": {"filters": [{"prefix": {"type": "siteveil."}}]}}
+    open_trigger: Obj = {"spec": {"filter": {}}}
+    prefix: Obj = {"spec": {"filters": [{"prefix": {"type": "siteveil."}}]}}
     assert trigger_matches(open_trigger, {"type": REPLY_TYPES[0]})
     assert trigger_matches(prefix, {"type": REPLY_TYPES[0]})
     assert not trigger_matches(prefix, {"type": "dev.knative.connector.event.aws-sqs"})
@@ -243,8 +246,10 @@ def test_a_reply_type_filter_is_refused() -> None:
         template(sets={"trigger.eventType": "siteveil.image.anonymized"})
     # ...and by the template itself, if the schema is skipped.
     with pytest.raises(HelmFailed, match="reply type"):
-        template(sets={"trigger.eventType": "siteveil.image.anonymized"},
-                 extra=["--skip-schema-validation"])
+        template(
+            sets={"trigger.eventType": "siteveil.image.anonymized"},
+            extra=["--skip-schema-validation"],
+        )
 
 
 # --- shadow and promotion -------------------------------------------------------------------
@@ -269,21 +274,28 @@ def test_shadow_writes_only_to_the_shadow_prefix(rendered: Rendered) -> None:
     assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == AWS["shadowRoleArn"]
     assert sa["metadata"]["name"] != prod["spec"]["predictor"]["serviceAccountName"]
     # Same events as production.
-    filters = {t["spec"]["subscriber"]["ref"]["name"]: t["spec"]["filter"] for t in of_kind(objs, "Trigger")}
+    filters = {
+        t["spec"]["subscriber"]["ref"]["name"]: t["spec"]["filter"]
+        for t in of_kind(objs, "Trigger")
+    }
     assert filters["siteveil-shadow"] == filters["siteveil"]
 
 
 def test_shadow_refuses_delete_original_smuggled_in_extra_args() -> None:
     with pytest.raises(HelmFailed, match="delete_original"):
-        template(sets={"shadow.enabled": "true",
-                       "inference.transformer.extraArgs[0]": "--delete_original"})
+        template(
+            sets={
+                "shadow.enabled": "true",
+                "inference.transformer.extraArgs[0]": "--delete_original",
+            }
+        )
 
 
 def _readme_upgrades() -> list[dict[str, str]]:
     """The `--set` flags of each `helm upgrade` in the chart README, in order."""
     readme = (CHART_DIR / "README.md").read_text()
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S):
+    for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL):
         for command in block.replace("\\\n", " ").splitlines():
             if "helm upgrade" in command:
                 commands.append(dict(re.findall(r"--set (\S+?)=(\S+)", command)))
@@ -344,8 +356,12 @@ def test_placeholders_yield_to_inference_pods(rendered: Rendered) -> None:
     assert placeholder_priority["value"] < 0 < inference_priority["value"]
     assert inference_priority["preemptionPolicy"] == "PreemptLowerPriority"
     gpu = placeholder["containers"][0]["resources"]["requests"]["nvidia.com/gpu"]
-    assert gpu == container({"spec": {"predictor": predictor}, "metadata": {"name": "x"}},
-                            "kserve-container")["resources"]["requests"]["nvidia.com/gpu"]
+    assert (
+        gpu
+        == container(
+            {"spec": {"predictor": predictor}, "metadata": {"name": "x"}}, "kserve-container"
+        )["resources"]["requests"]["nvidia.com/gpu"]
+    )
     assert placeholder["nodeSelector"] == predictor["nodeSelector"]
 
 
@@ -365,16 +381,21 @@ def test_capacity_buffer_points_at_its_pod_template(rendered: Rendered) -> None:
 def test_monitors_scrape_both_containers(rendered: Rendered) -> None:
     objs = rendered("monitoring")
     isvc = one(objs, "InferenceService")
-    triton_port = int(flags(container(isvc, "kserve-container")["args"])["--metrics-port"])
+    triton_port = int(flags(container(isvc, "kserve-container")["args"])["--metrics-port"] or 0)
     pod_monitor = one(objs, "PodMonitor")
-    assert {e["portNumber"] for e in pod_monitor["spec"]["podMetricsEndpoints"]} == {8080, triton_port}
+    assert {e["portNumber"] for e in pod_monitor["spec"]["podMetricsEndpoints"]} == {
+        8080,
+        triton_port,
+    }
     selector = pod_monitor["spec"]["selector"]["matchExpressions"][0]
     assert selector["key"] == "serving.kserve.io/inferenceservice"
     assert isvc["metadata"]["name"] in selector["values"]
     service = one(objs, "Service")
     assert {p["targetPort"] for p in service["spec"]["ports"]} == {8080, triton_port}
     monitor = one(objs, "ServiceMonitor")
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
     for obj in (pod_monitor, monitor, one(objs, "PrometheusRule")):
         assert obj["metadata"]["labels"]["release"] == "kube-prometheus-stack"
 
@@ -385,8 +406,12 @@ SAMPLE_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_co
 def _transformer_metric_names() -> set[str]:
     """Series names the transformer exports (what its /metrics shows)."""
     names = set()
-    for metric in (transformer_metrics.EVENTS, transformer_metrics.REQUEST_SECONDS,
-                   transformer_metrics.STAGE_SECONDS, transformer_metrics.PERSON_FRACTION):
+    for metric in (
+        transformer_metrics.EVENTS,
+        transformer_metrics.REQUEST_SECONDS,
+        transformer_metrics.STAGE_SECONDS,
+        transformer_metrics.PERSON_FRACTION,
+    ):
         for family in metric.describe():
             names |= {family.name + suffix for suffix in SAMPLE_SUFFIXES[family.type]}
     return names
