@@ -80,12 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
         elif args.command == "status":
             alive = running_components(config)
-            state = read_state(config)
+            recorded = read_state(config)
             for name in COMPONENTS:
                 print(f"{name:<12} {'running, pid ' + str(alive[name]) if name in alive else '-'}")
-            if state is not None and alive:
+            if recorded is not None and alive:
                 print()
-                print(describe(state))
+                print(describe(recorded))
             return 0 if alive.keys() == set(COMPONENTS) else 3
         elif args.command == "logs":
             return _logs(config, args.component, args.lines, args.follow)

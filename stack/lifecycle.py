@@ -298,8 +298,8 @@ def describe(state: StackState) -> str:
         f"  uploads bucket                  s3://{state.uploads_bucket}/incoming/...",
         f"  results bucket                  s3://{state.results_bucket}/results/...",
         f"  queue / dead-letter queue       {state.queue_url} / {state.dead_letter_queue_url}",
-        f"Triton (HTTP / gRPC / metrics)    http://{state.triton_http} / {state.triton_grpc} / "
-        f"http://{state.triton_metrics}/metrics",
+        (f"Triton (HTTP / gRPC / metrics)    http://{state.triton_http} / {state.triton_grpc}"
+         f" / http://{state.triton_metrics}/metrics"),
         f"transformer (POST CloudEvents)    {state.transformer_url}/",
         f"relay replies (JSONL)             {state.replies_path}",
         f"logs                              {state.logs_dir}/",

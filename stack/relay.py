@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import enum
-import json
 import logging
 import math
 import signal
@@ -30,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -79,7 +78,7 @@ class RelaySettings:
     source: str
     sink: str
     replies_path: Path
-    delivery: Delivery = Delivery()
+    delivery: Delivery = field(default_factory=Delivery)
     retryable_4xx: frozenset[int] = RETRYABLE_4XX
     max_in_flight: int = 4
     wait_time_s: int = 2
@@ -244,7 +243,7 @@ class Relay:
     def _deliver_and_release(self, message: dict[str, Any]) -> None:
         try:
             self.deliver(message)
-        except Exception:  # noqa: BLE001 - one bad message must not kill the relay
+        except Exception:
             log.exception("delivery crashed; the message stays queued (redrive applies)",
                           extra={"message_id": message.get("MessageId")})
         finally:

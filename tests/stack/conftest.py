@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.stack.stack_support import Answer, Moto, QueuePair, Subscriber
 
 from stack.aws import start_moto
 from stack.config import AwsLayout
 from stack.processes import free_port, stop
 from stack.triton import DEFAULT_VENV
+from tests.stack.stack_support import Answer, Moto, QueuePair, Subscriber
 
 _CONFIG = """\
 name: "doubler"

@@ -56,7 +56,7 @@ class Subscriber:
         subscriber = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 with subscriber._lock:
                     answers = subscriber.answers

@@ -21,7 +21,7 @@ MODEL = REPO_ROOT / "model_repository" / "person_segmenter" / "1" / "model.onnx"
 def cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "stack", "--state-dir", str(state_dir), *args],
-        capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+        capture_output=True, text=True, timeout=300, cwd=REPO_ROOT, check=False)
 
 
 def group_members(pgid: int) -> list[int]:

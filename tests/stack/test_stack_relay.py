@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.stack.stack_support import Answer, Moto, QueuePair, Subscriber, reply_answer
 
 from stack.aws import aws_env
 from stack.config import Delivery
@@ -27,6 +26,7 @@ from stack.relay import (
     backoff_s,
     verdict,
 )
+from tests.stack.stack_support import Answer, Moto, QueuePair, Subscriber, reply_answer
 
 FAST = Delivery(retry=2, backoff_policy="exponential", backoff_delay_s=0.2, timeout_s=2.0)
 BODY = json.dumps({"detail-type": "Object Created", "source": "aws.s3", "id": "same-for-all"})
