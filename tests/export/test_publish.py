@@ -20,7 +20,7 @@ from export.triton_config import PERSON_SEGMENTER, write_configs
 from export.versions import create_version
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MOTO = REPO_ROOT / ".venv" / "bin" / "moto_server"
+MOTO = Path(sys.executable).with_name("moto_server")  # the virtualenv running the tests
 BUCKET = "siteveil-models"
 
 
