@@ -347,6 +347,18 @@ def test_karpenter_nodes_fit_the_inference_pods(rendered: Rendered) -> None:
     assert "nvidia.com/gpu" in pool["spec"]["limits"]
 
 
+@pytest.mark.parametrize(
+    ("alias", "device"), [("bottlerocket@latest", "/dev/xvdb"), ("al2023@v20250101", "/dev/xvda")]
+)
+def test_the_large_volume_is_where_images_live(alias: str, device: str) -> None:
+    node_class = one(
+        render(sets={"karpenter.enabled": "true", "karpenter.amiAlias": alias}), "EC2NodeClass"
+    )
+    (mapping,) = node_class["spec"]["blockDeviceMappings"]
+    assert mapping["deviceName"] == device
+    assert mapping["ebs"]["encrypted"] is True
+
+
 def test_placeholders_yield_to_inference_pods(rendered: Rendered) -> None:
     objs = rendered("karpenter")
     predictor = one(objs, "InferenceService")["spec"]["predictor"]
