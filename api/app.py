@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import boto3
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -110,12 +111,13 @@ def create_app(
     settings: Settings | None = None,
     *,
     clock: Clock = _utcnow,
+    session: boto3.Session | None = None,
 ) -> FastAPI:
+    """The app; `session` carries AWS credentials when they must not come from the environment."""
     settings = settings or load_settings()
-    store = StateStore(s3_client(settings), settings)
-    service = UploadService(
-        settings=settings, store=store, presigner=s3_client(settings, public=True)
-    )
+    store = StateStore(s3_client(settings, session=session), settings)
+    presigner = s3_client(settings, public=True, session=session)
+    service = UploadService(settings=settings, store=store, presigner=presigner)
 
     app = FastAPI(
         title="siteveil upload & results API",

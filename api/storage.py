@@ -75,8 +75,13 @@ def api_key_record_key(key_id: str) -> str:
     return f"{STATE_PREFIX}keys/{key_id}.json"
 
 
-def s3_client(settings: Settings, *, public: bool = False) -> BaseClient:
-    """A SigV4 client; `public=True` gives the one whose endpoint goes into presigned URLs."""
+def s3_client(
+    settings: Settings, *, public: bool = False, session: boto3.Session | None = None
+) -> BaseClient:
+    """A SigV4 client; `public=True` gives the one whose endpoint goes into presigned URLs.
+
+    Credentials come from `session`, else boto3's standard chain (env, IRSA web identity, ...).
+    """
     endpoint = settings.s3_endpoint_url
     if public and settings.public_s3_endpoint_url:
         endpoint = settings.public_s3_endpoint_url
@@ -90,7 +95,7 @@ def s3_client(settings: Settings, *, public: bool = False) -> BaseClient:
         read_timeout=20,
         max_pool_connections=max(10, settings.s3_concurrency),
     )
-    return boto3.client("s3", endpoint_url=endpoint, config=config)
+    return (session or boto3.Session()).client("s3", endpoint_url=endpoint, config=config)
 
 
 class StateStore:

@@ -116,7 +116,8 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
                     f"weed exited {proc.returncode}:\n{log_path.read_text()[-3000:]}"
                 )
             try:
-                client.create_bucket(Bucket=UPLOADS_BUCKET)
+                if UPLOADS_BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+                    client.create_bucket(Bucket=UPLOADS_BUCKET)
                 client.put_object(Bucket=UPLOADS_BUCKET, Key="ready", Body=b"1")
                 break
             except Exception:  # noqa: BLE001 - not up yet; the deadline bounds this loop
@@ -134,15 +135,12 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
 
 
 @pytest.fixture(scope="session")
-def aws_env(seaweed: SeaweedS3) -> Iterator[None]:
-    """The standard AWS variables the API (boto3) reads, pointed at SeaweedFS."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        mp.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        mp.setenv("AWS_ENDPOINT_URL", seaweed.endpoint)
-        mp.delenv("AWS_PROFILE", raising=False)
-        yield
+def aws_session() -> boto3.Session:
+    """The API's credentials for SeaweedFS, passed explicitly: the process environment is shared
+    with the other test folders and stays untouched."""
+    return boto3.Session(
+        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name="us-east-1"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -153,7 +151,7 @@ def dev_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(aws_env: None, seaweed: SeaweedS3, dev_keys: Path) -> Settings:
+def settings(seaweed: SeaweedS3, dev_keys: Path) -> Settings:
     return Settings(
         s3_endpoint_url=seaweed.endpoint,
         uploads_bucket=UPLOADS_BUCKET,
@@ -166,14 +164,15 @@ def settings(aws_env: None, seaweed: SeaweedS3, dev_keys: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+def client(settings: Settings, aws_session: boto3.Session) -> Iterator[TestClient]:
+    app = create_app(settings, session=aws_session)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
 
 @pytest.fixture(scope="session")
-def store(settings: Settings) -> StateStore:
-    return StateStore(s3_client(settings), settings)
+def store(settings: Settings, aws_session: boto3.Session) -> StateStore:
+    return StateStore(s3_client(settings, session=aws_session), settings)
 
 
 def token_for(dev_keys: Path, tenant: str, **overrides: object) -> str:

@@ -127,11 +127,11 @@ def test_api_issues_no_url_over_the_size_limit_or_for_other_types(
     assert no_size.status_code == 400 and "size" in no_size.json()["reason"]
 
 
-def test_expired_put_url_is_rejected(settings: Settings, seaweed: Any) -> None:
+def test_expired_put_url_is_rejected(settings: Settings, seaweed: Any, aws_session: Any) -> None:
     """The API's shortest expiry is a minute; the same presign code with 1 s shows S3 enforces it."""
     key = "incoming/acme/2026/01/01/expired-put.jpg"
     presigned = presign_put(
-        s3_client(settings, public=True),
+        s3_client(settings, public=True, session=aws_session),
         bucket=UPLOADS_BUCKET,
         key=key,
         content_type="image/jpeg",
@@ -209,10 +209,12 @@ def test_post_with_tampered_signature_or_widened_policy_is_rejected(
     assert not seaweed.exists(s["key"])
 
 
-def test_expired_post_policy_is_rejected(settings: Settings, seaweed: Any) -> None:
+def test_expired_post_policy_is_rejected(
+    settings: Settings, seaweed: Any, aws_session: Any
+) -> None:
     key = "incoming/acme/2026/01/01/expired-post.jpg"
     presigned = presign_post(
-        s3_client(settings, public=True),
+        s3_client(settings, public=True, session=aws_session),
         bucket=UPLOADS_BUCKET,
         key=key,
         content_type="image/jpeg",
