@@ -61,7 +61,7 @@ def create_app(
     def handle_event() -> Any:
         started = time.perf_counter()
         try:
-            event = parse_cloudevent(request.headers, request.get_data(cache=False))
+            event = parse_cloudevent(dict(request.headers), request.get_data(cache=False))
             objects = objects_created(event)
             outcomes = [_process(pipeline, obj) for obj in objects]
         except TransformerError as exc:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from cloudevents.v1.exceptions import GenericException as CloudEventError
 from cloudevents.v1.conversion import to_binary
+from cloudevents.v1.exceptions import GenericException as CloudEventError
 from cloudevents.v1.http import CloudEvent, from_http
 
 from transformer.errors import InvalidEvent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Callable
@@ -85,10 +86,8 @@ class TritonPredictor:
     def _reset(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
+            with contextlib.suppress(Exception):  # a broken client may fail to close; dropped anyway
                 client.close()
-            except Exception:  # noqa: BLE001 - a broken client may fail to close; it is dropped anyway
-                pass
 
     def is_ready(self) -> bool:
         s = self._settings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from transformer.model_contract import ModelContract
 
@@ -22,16 +23,19 @@ def to_input_tensor(rgb: np.ndarray, contract: ModelContract) -> np.ndarray:
     )
     if contract.color_order == "BGR":
         small = small[:, :, ::-1]
-    if contract.input_dtype == np.uint8:
-        tensor = np.ascontiguousarray(small)
-    else:
-        tensor = small.astype(np.float32)
-        tensor *= np.float32(contract.scale)
-        if contract.mean != (0.0, 0.0, 0.0):
-            tensor -= np.asarray(contract.mean, dtype=np.float32)
-        if contract.std != (1.0, 1.0, 1.0):
-            tensor /= np.asarray(contract.std, dtype=np.float32)
-        tensor = tensor.astype(contract.input_dtype, copy=False)
+    tensor = np.ascontiguousarray(small) if contract.input_dtype == np.uint8 \
+        else _normalised(small, contract)
     if contract.layout == "NCHW":
         tensor = np.ascontiguousarray(tensor.transpose(2, 0, 1))
     return tensor[np.newaxis]
+
+
+def _normalised(small: np.ndarray, contract: ModelContract) -> np.ndarray:
+    """(pixels × scale − mean) / std in float32, then the model's own float type."""
+    values: npt.NDArray[np.float32] = small.astype(np.float32)
+    values *= np.float32(contract.scale)
+    if contract.mean != (0.0, 0.0, 0.0):
+        values -= np.asarray(contract.mean, dtype=np.float32)
+    if contract.std != (1.0, 1.0, 1.0):
+        values /= np.asarray(contract.std, dtype=np.float32)
+    return values.astype(contract.input_dtype, copy=False)

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
-SCHEMA_VERSION = 1
-ANONYMIZED = "anonymized"
-FAILED = "failed"
+SCHEMA_VERSION: Literal[1] = 1
+ANONYMIZED: Literal["anonymized"] = "anonymized"
+FAILED: Literal["failed"] = "failed"
 
 
 class _Record(BaseModel):
