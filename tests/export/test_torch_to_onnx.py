@@ -216,3 +216,49 @@ def test_cli_non_segmentation_model_exits_2(tiny_ref: Callable[[str], str], tmp_
     )
     assert res.returncode == 2
     assert "not a segmentation output" in res.stderr
+
+
+def test_a_model_returning_labels_is_exported_as_labels(tiny_ref: Callable[[str], str]) -> None:
+    model = load_model(tiny_ref("label_model"))
+    options = TorchExportOptions(input_shape=SHAPE, exporter="torchscript")
+    exported = export_torch(model, options)
+    assert (exported.output_kind, exported.output_name) == ("labels", "labels")
+    assert (exported.output_dims, exported.output_dtype) == ((64, 64), "TYPE_INT64")
+    report = torch_parity(model, exported.model.SerializeToString(), options, CONTRACT, "labels")
+    assert report.passed, report.table()
+    with pytest.raises(NotSegmentationOutput, match="needs logits"):
+        export_torch(model, TorchExportOptions(input_shape=SHAPE, head="argmax"))
+
+
+def test_build_from_torch_writes_parsable_configs_and_new_versions(
+    tiny: object, tmp_path: Path
+) -> None:
+    from tritonclient.grpc import model_config_pb2 as mc
+
+    from export.torch_pipeline import build_from_torch
+    from export.triton_config import read_config
+    from export.versions import verify_version
+
+    options = TorchExportOptions(
+        input_shape=SHAPE, head="person", person_classes=(1,), exporter="torchscript"
+    )
+    builds = [
+        build_from_torch(
+            tiny, options, CONTRACT, repository=tmp_path, name="seg", source={"model": "tiny"}
+        )
+        for _ in range(2)
+    ]
+    assert [b.version.version for b in builds] == [1, 2]
+    manifest = verify_version(tmp_path / "seg" / "2")
+    assert manifest["options"]["export"]["head"] == "person"
+    assert manifest["options"]["parity"]["passed"] is True
+    for rel in ("config.pbtxt", "configs/onnx.pbtxt", "configs/cpu.pbtxt"):
+        config = read_config(tmp_path / "seg" / rel)
+        assert isinstance(config, mc.ModelConfig)
+        (inp,), (out,) = config.input, config.output
+        assert (inp.name, list(inp.dims)) == ("image", [3, 64, 64])
+        assert (out.name, list(out.dims)) == ("person_probability", [1, 64, 64])
+        params = {k: v.string_value for k, v in config.parameters.items()}
+        assert params["siteveil.output_kind"] == "probability"  # what the head produces
+        assert params["siteveil.input_layout"] == "NCHW"
+        assert params["siteveil.person_classes"] == "1"

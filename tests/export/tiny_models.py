@@ -88,3 +88,21 @@ class MysteryModel(nn.Module):
 def mystery_model() -> nn.Module:
     torch.manual_seed(0)
     return MysteryModel()
+
+
+class LabelModel(nn.Module):
+    """A model that returns per-pixel class ids itself (int64 N×H×W)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = TinySegmenter()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)["out"].argmax(dim=1)
+
+
+def label_model() -> nn.Module:
+    torch.manual_seed(0)
+    model = LabelModel()
+    _colour_rule(model.inner)
+    return model
