@@ -5,19 +5,24 @@ resources are checked against the ``openAPIV3Schema`` of the real CRDs (read fro
 ``SITEVEIL_CRDS_DIR``, default ``<repo>/../shared/crds``; never copied into the repo), made
 strict the way the API server's pruning treats them: ``additionalProperties: false`` wherever a
 schema neither preserves unknown fields nor describes a map, ``x-kubernetes-int-or-string``
-honoured, ``nullable`` honoured, and the root's ``metadata`` checked as an ObjectMeta.
+honoured, ``nullable`` honoured, and the root's ``metadata`` checked as an ObjectMeta. The CRDs'
+CEL rules (``x-kubernetes-validations``) are evaluated with cel-python, except transition rules
+(``oldSelf``), which need a previous object.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import os
+import re
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import celpy
 import jsonschema
 import kubernetes_validate
 import yaml
@@ -181,12 +186,68 @@ def strict_root_schema(schema: Obj) -> Obj:
     return root
 
 
+# --- CEL rules (x-kubernetes-validations) ---------------------------------------------------
+
+
+def _cel_find(value: Any, pattern: Any) -> celpy.celtypes.StringType:
+    """Kubernetes' regex library: the first match of the pattern, or ""."""
+    match = re.search(str(pattern), str(value))
+    return celpy.celtypes.StringType(match.group(0) if match else "")
+
+
+def _cel_split(value: Any, separator: Any) -> celpy.celtypes.ListType:
+    """CEL's strings extension (Kubernetes enables it)."""
+    parts = str(value).split(str(separator))
+    return celpy.celtypes.ListType([celpy.celtypes.StringType(p) for p in parts])
+
+
+_CEL = celpy.Environment()
+_CEL_FUNCTIONS: dict[str, Any] = {"find": _cel_find, "split": _cel_split}
+
+
+@functools.cache
+def _cel_program(rule: str) -> celpy.Runner:
+    return _CEL.program(_CEL.compile(rule), functions=_CEL_FUNCTIONS)
+
+
+def cel_problems(schema: Any, value: Any, path: str) -> list[str]:
+    """Broken CEL rules of ``schema`` (unmodified CRD schema) for ``value``, recursively."""
+    if value is None or not isinstance(schema, dict):
+        return []
+    problems = []
+    for rule in schema.get("x-kubernetes-validations") or []:
+        if "oldSelf" in rule["rule"]:
+            continue  # a transition rule: it compares with the previous object
+        result: Any
+        try:
+            result = _cel_program(rule["rule"]).evaluate({"self": celpy.json_to_cel(value)})
+        except celpy.CELEvalError as exc:
+            result = exc
+        if isinstance(result, celpy.CELEvalError):
+            problems.append(f"{path}: cannot evaluate {rule['rule']!r}: {result}")
+        elif not bool(result):
+            problems.append(f"{path}: {rule.get('message') or rule['rule']}")
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, sub in value.items():
+            if key in props:
+                problems += cel_problems(props[key], sub, f"{path}.{key}")
+            elif isinstance(extra, dict):
+                problems += cel_problems(extra, sub, f"{path}.{key}")
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, sub in enumerate(value):
+            problems += cel_problems(schema["items"], sub, f"{path}.{i}")
+    return problems
+
+
 @dataclass(frozen=True)
 class CrdSchemas:
     """Validators keyed by (apiVersion, kind), one per served version of each CRD."""
 
     validators: Mapping[tuple[str, str], jsonschema.protocols.Validator]
     scopes: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    schemas: Mapping[tuple[str, str], Obj] = field(default_factory=dict)
 
     def __contains__(self, key: tuple[str, str]) -> bool:
         return key in self.validators
@@ -195,6 +256,7 @@ class CrdSchemas:
 def load_crds(directory: Path) -> CrdSchemas:
     validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
     scopes: dict[tuple[str, str], str] = {}
+    schemas: dict[tuple[str, str], Obj] = {}
     for path in sorted(directory.glob("*.yaml")):
         for doc in yaml.load_all(path.read_text(), Loader=_FAST_LOADER):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
@@ -204,10 +266,11 @@ def load_crds(directory: Path) -> CrdSchemas:
                 if not version.get("served", True):
                     continue
                 key = (f"{spec['group']}/{version['name']}", spec["names"]["kind"])
-                schema = strict_root_schema(version["schema"]["openAPIV3Schema"])
-                validators[key] = jsonschema.Draft4Validator(schema)
+                schema = version["schema"]["openAPIV3Schema"]
+                validators[key] = jsonschema.Draft4Validator(strict_root_schema(schema))
                 scopes[key] = spec["scope"]
-    return CrdSchemas(validators, scopes)
+                schemas[key] = schema
+    return CrdSchemas(validators, scopes, schemas)
 
 
 # --- validation of rendered objects ---------------------------------------------------------
@@ -223,7 +286,8 @@ def validate_object(obj: Obj, crds: CrdSchemas | None) -> list[str]:
     label = f"{api_kind[1]}/{obj.get('metadata', {}).get('name', '?')}"
     if crds is not None and api_kind in crds:
         errors = sorted(crds.validators[api_kind].iter_errors(obj), key=lambda e: e.path)
-        return [f"{label}: {_path(e)}: {e.message}" for e in errors]
+        problems = [f"{label}: {_path(e)}: {e.message}" for e in errors]
+        return problems + [f"{label}: {p}" for p in cel_problems(crds.schemas[api_kind], obj, "")]
     try:
         kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
     except kubernetes_validate.ValidationError as exc:

@@ -163,3 +163,29 @@ def test_the_inference_pod_is_a_valid_core_pod(
 ) -> None:
     for isvc in of_kind(rendered(profile), "InferenceService"):
         kubernetes_validate.validate(predictor_pod(isvc), KUBE_VERSION, strict=True)
+
+
+def test_cel_rules_of_the_crds_are_enforced(
+    crds: CrdSchemas, rendered: Callable[[str], list[Obj]]
+) -> None:
+    buffer = of_kind(rendered("capacity-buffer"), "CapacityBuffer")[0]
+    assert validate_object(buffer, crds) == []
+    spec = {k: v for k, v in buffer["spec"].items() if k != "replicas"}
+    problems = validate_object({**buffer, "spec": spec}, crds)
+    assert any("replicas or limits must also be set" in p for p in problems), problems
+
+
+def test_cel_extension_functions_behave_like_kubernetes(
+    crds: CrdSchemas, rendered: Callable[[str], list[Obj]]
+) -> None:
+    """Rules using Kubernetes' regex `find` and the strings `split` extension are evaluated."""
+    pool = of_kind(rendered("karpenter"), "NodePool")[0]
+    labels = {**pool["spec"]["template"]["metadata"]["labels"], "karpenter.sh/custom": "x"}
+    template = {**pool["spec"]["template"], "metadata": {"labels": labels}}
+    problems = validate_object({**pool, "spec": {**pool["spec"], "template": template}}, crds)
+    assert any('label domain "karpenter.sh" is restricted' in p for p in problems), problems
+
+    node_class = of_kind(rendered("karpenter"), "EC2NodeClass")[0]
+    spec = {**node_class["spec"], "amiSelectorTerms": [{"alias": "ubuntu@latest"}]}
+    problems = validate_object({**node_class, "spec": spec}, crds)
+    assert any("family is not supported" in p for p in problems), problems
