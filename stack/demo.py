@@ -11,14 +11,16 @@ import argparse
 import json
 import re
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 from stack.config import REPO_ROOT, StackConfig
 from stack.errors import StackError
-from stack.lifecycle import running_stack
+from stack.lifecycle import down, running_stack
 from stack.report import Row, contact_sheet, table
 from stack.samples import Sample, demo_samples
 from stack.uploads import Outcome, StackClient, Upload, wait_for_outcomes
@@ -46,14 +48,18 @@ def user_samples(paths: Sequence[Path]) -> list[Sample]:
     return samples
 
 
+_MARKER = ".siteveil-demo"
+
+
 def _prepare_output(output: Path) -> None:
-    """Start from an empty folder, but only ever delete an earlier demo's output."""
+    """Start from an empty folder, but only ever delete an earlier demo's output (marked)."""
     if output.exists() and any(output.iterdir()):
-        if not (output / "summary.json").exists():
+        if not (output / _MARKER).exists():
             raise StackError(f"{output} is not empty and holds no earlier demo output; "
                              "choose another --output")
         shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
+    (output / _MARKER).write_text("written by `make demo`; the next demo replaces this folder\n")
 
 
 def _collect(
@@ -82,6 +88,9 @@ def _collect(
 
 def run(samples: list[Sample], *, output: Path, config: StackConfig, timeout_s: float) -> int:
     _prepare_output(output)
+    leftovers = down(config)  # the demo owns its state dir: clear what a killed run left behind
+    if leftovers:
+        print(f"stopped leftovers of an earlier demo: {', '.join(leftovers)}")
     rows: list[Row] = []
     sheet_items: list[tuple[Row, bytes | None, bytes | None]] = []
     print(f"starting the local stack (moto, Triton, transformer, relay; logs in "
@@ -126,6 +135,10 @@ def run(samples: list[Sample], *, output: Path, config: StackConfig, timeout_s: 
     return 0
 
 
+def _interrupted(signum: int, _: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -137,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=180.0,
                         help="seconds to wait for all results")
     args = parser.parse_args(argv)
+    # `kill` / CI cancellation: unwind through running_stack so the stack is stopped too.
+    signal.signal(signal.SIGTERM, _interrupted)
     if args.images:
         missing = [str(p) for p in args.images if not p.is_file()]
         if missing:
@@ -150,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as exc:
+        print(f"interrupted ({exc or 'SIGINT'}); the demo's stack is stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,0 +1,67 @@
+"""The demo's pure parts: sample images, key-safe names, the table and the contact sheet."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from stack.demo import image_id, user_samples
+from stack.report import Row, contact_sheet, table
+from stack.samples import composite, demo_samples
+from transformer.keys import is_valid_id
+
+
+def test_samples_decode_to_the_promised_images() -> None:
+    samples = {s.name: s for s in demo_samples()}
+    assert list(samples) == ["astronaut", "cameraman", "rocket", "composite"]
+    sizes = {n: Image.open(io.BytesIO(s.data)).size for n, s in samples.items()}
+    assert sizes == {"astronaut": (512, 512), "cameraman": (512, 512), "rocket": (640, 427),
+                     "composite": (1920, 1080)}
+    assert Image.open(io.BytesIO(samples["cameraman"].data)).mode == "L"
+    assert [s.expect_person for s in samples.values()] == [True, True, False, True]
+
+
+def test_the_composite_holds_people_of_very_different_sizes() -> None:
+    frame = composite()
+    assert frame.shape == (1080, 1920, 3)
+    # the pasted portraits differ from the background they cover
+    background = np.asarray(Image.fromarray(frame).resize((64, 36)))
+    assert background.std() > 20
+
+
+def test_names_become_key_safe_unique_ids(tmp_path: Path) -> None:
+    taken: set[str] = set()
+    ids = [image_id(n, taken) for n in ["My Photo", "my photo", "ÄÖÜ", "x" * 100, "--a--"]]
+    assert ids[0] == "my-photo" and ids[1] == "my-photo-2"
+    assert ids[2] == "image" and len(ids[3]) <= 64 and ids[4] == "a"
+    assert all(is_valid_id(i) for i in ids)
+    (tmp_path / "Holiday 2024.JPEG").write_bytes(b"x")
+    [sample] = user_samples([tmp_path / "Holiday 2024.JPEG"])
+    assert (sample.name, sample.ext, sample.data) == ("holiday-2024", "jpeg", b"x")
+
+
+def test_table_lists_status_fraction_latency_and_reason() -> None:
+    text = table([Row("astronaut", "anonymized", 0.5683, 594.2, None),
+                  Row("broken", "failed", None, 667.0, "corrupt JPEG: cannot decode")])
+    lines = text.splitlines()
+    assert lines[0].split() == ["image", "status", "person", "latency", "reason"]
+    assert lines[2].split() == ["astronaut", "anonymized", "56.8%", "594", "ms"]
+    assert lines[3].split()[:5] == ["broken", "failed", "-", "667", "ms"]
+    assert lines[3].endswith("corrupt JPEG: cannot decode")
+
+
+def test_contact_sheet_shows_before_and_after_per_row() -> None:
+    red = io.BytesIO()
+    Image.new("RGB", (200, 100), (255, 0, 0)).save(red, "PNG")
+    blue = io.BytesIO()
+    Image.new("RGB", (200, 100), (0, 0, 255)).save(blue, "PNG")
+    sheet = Image.open(io.BytesIO(contact_sheet(
+        [(Row("a", "anonymized", 0.1, 1.0, None), red.getvalue(), blue.getvalue()),
+         (Row("b", "failed", None, 1.0, "corrupt"), b"not an image", None)], height=100)))
+    pixels = np.asarray(sheet.convert("RGB"))
+    assert sheet.width >= 12 + 200 + 12 + 200
+    assert (pixels == [255, 0, 0]).all(axis=2).sum() >= 200 * 100 * 0.99  # before
+    assert (pixels == [0, 0, 255]).all(axis=2).sum() >= 200 * 100 * 0.99  # after
