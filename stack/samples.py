@@ -36,7 +36,7 @@ def _rgb(pixels: np.ndarray) -> np.ndarray:
 
 
 # (source, height, left, top): people of very different sizes on one 1920×1080 frame.
-_COMPOSITE_PEOPLE = (
+COMPOSITE_PEOPLE = (
     ("astronaut", 760, 40, 200),
     ("camera", 480, 860, 330),
     ("astronaut", 300, 1400, 120),
@@ -49,7 +49,7 @@ def composite(width: int = 1920, height: int = 1080) -> np.ndarray:
     """A 1920×1080 frame: a sky-and-ground scene with five pasted portraits of different sizes."""
     background = _resized(data.rocket(), width, height)
     frame = background.copy()
-    for source, size, left, top in _COMPOSITE_PEOPLE:
+    for source, size, left, top in COMPOSITE_PEOPLE:
         person = _rgb(getattr(data, source)())
         frame[top:top + size, left:left + size] = _resized(person, size, size)
     return frame

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from skimage import data
 
 from stack.demo import image_id, user_samples
 from stack.report import Row, contact_sheet, table
-from stack.samples import composite, demo_samples
+from stack.samples import COMPOSITE_PEOPLE, composite, demo_samples
 from transformer.keys import is_valid_id
 
 
@@ -27,9 +28,16 @@ def test_samples_decode_to_the_promised_images() -> None:
 def test_the_composite_holds_people_of_very_different_sizes() -> None:
     frame = composite()
     assert frame.shape == (1080, 1920, 3)
-    # the pasted portraits differ from the background they cover
-    background = np.asarray(Image.fromarray(frame).resize((64, 36)))
-    assert background.std() > 20
+    sizes = sorted(size for _, size, _, _ in COMPOSITE_PEOPLE)
+    assert sizes[-1] >= 4 * sizes[0]
+    for source, size, left, top in COMPOSITE_PEOPLE:
+        portrait = getattr(data, source)()
+        if portrait.ndim == 2:
+            portrait = np.repeat(portrait[..., None], 3, axis=2)
+        expected = np.asarray(Image.fromarray(portrait).resize((size, size),
+                                                               Image.Resampling.LANCZOS))
+        pasted = frame[top:top + size, left:left + size]
+        assert pasted.shape == expected.shape and np.array_equal(pasted, expected), source
 
 
 def test_names_become_key_safe_unique_ids(tmp_path: Path) -> None:
