@@ -1,0 +1,29 @@
+output "uploads_bucket_name" {
+  description = "Bucket to PUT uploads into."
+  value       = module.storage.uploads_bucket_name
+}
+
+output "results_bucket_name" {
+  description = "Bucket the transformer writes results to."
+  value       = module.storage.results_bucket_name
+}
+
+output "models_bucket_name" {
+  description = "Bucket holding the model repository."
+  value       = module.storage.models_bucket_name
+}
+
+output "queue_url" {
+  description = "Queue the relay consumes."
+  value       = module.events.queue_url
+}
+
+output "dead_letter_queue_url" {
+  description = "Dead-letter queue."
+  value       = module.events.dead_letter_queue_url
+}
+
+output "incoming_prefix" {
+  description = "Prefix whose uploads produce events."
+  value       = module.storage.incoming_prefix
+}
