@@ -8,10 +8,10 @@ semantics (Knative data-plane contract, `delivery` spec):
   EventBridge event the same id, so that id is useless for dedupe);
 - 2xx: delivered; delete the message; a 200 reply CloudEvent is appended to a JSONL file (the
   stand-in for "the reply goes back to the broker");
-- 5xx, 408, 429, a timeout or no connection: retry with backoff, then dead-letter;
-- any other status (400, 404, 413, …): dead-letter at once, no retry. The transformer's contract
-  uses 404 for "the upload is gone" (do not retry); Knative's data-plane contract would retry 404
-  and 409 ("endpoint does not exist", "conflict"): `--retry-4xx 404,408,409,429` gives that;
+- 5xx, 404, 408, 409, 429, a timeout or no connection: retry with backoff, then dead-letter
+  (Knative's data-plane contract retries those 4xx too, so the transformer never uses them for
+  "do not retry");
+- any other status (400, 410, 413, …): dead-letter at once, no retry;
 - dead-letter = send the body to the DLQ with the reason as message attributes, then delete the
   original (in that order: a crash in between duplicates, never loses).
 The SQS redrive policy stays the safety net when the relay dies mid-delivery.
@@ -48,8 +48,8 @@ from stack.logs import configure_logging
 log = logging.getLogger("siteveil.relay")
 
 EVENT_TYPE = "dev.knative.connector.event.aws-sqs"
-# 4xx codes retried besides 5xx: timeout and overload. (Knative's contract adds 404 and 409.)
-RETRYABLE_4XX = frozenset({408, 429})
+# 4xx codes Knative's data-plane contract retries besides 5xx: not found, timeout, conflict, overload.
+RETRYABLE_4XX = frozenset({404, 408, 409, 429})
 _ERROR_DATA_MAX = 1024
 _VISIBILITY_MARGIN_S = 10
 _MAX_VISIBILITY_S = 12 * 3600

@@ -28,9 +28,13 @@ class InvalidEvent(TransformerError):
 
 
 class ObjectNotFound(TransformerError):
-    """The object the event names does not exist (deleted, wrong key) → 404, never retried."""
+    """The object the event names does not exist (deleted before we ran, wrong key).
 
-    status = 404
+    Like InvalidImage this is a final outcome for the upload: the pipeline records it as
+    `failed`. Where it escapes to HTTP it maps to 410, not 404: Knative retries 404.
+    """
+
+    status = 410
     retryable = False
 
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from transformer import __version__, codec
 from transformer.anonymize import anonymize
 from transformer.config import Settings
-from transformer.errors import InvalidImage
+from transformer.errors import InvalidImage, ObjectNotFound
 from transformer.events import ObjectCreated
 from transformer.keys import ResultKeys, result_keys
 from transformer.postprocess import (
@@ -83,7 +83,7 @@ class Pipeline:
                 stored = self._storage.read(obj.bucket, obj.key, max_bytes=s.max_image_bytes)
             with _timed(timings, "decode"):
                 image = codec.decode(stored.body, max_pixels=s.max_image_pixels)
-        except InvalidImage as exc:
+        except (InvalidImage, ObjectNotFound) as exc:  # final for this upload: say so
             return Outcome(self._write_failure(obj, keys, exc, timings, started))
 
         served = served or self._predictor.served_model()
@@ -166,7 +166,8 @@ class Pipeline:
             obj.etag is None or record.source.etag in (None, obj.etag))
         return record if same_upload else None
 
-    def _write_failure(self, obj: ObjectCreated, keys: ResultKeys, error: InvalidImage,
+    def _write_failure(self, obj: ObjectCreated, keys: ResultKeys,
+                       error: InvalidImage | ObjectNotFound,
                        timings: dict[str, float], started: float) -> ResultRecord:
         """A `failed` record and nothing else: no image or mask is written (fail closed)."""
         timings["total"] = (time.perf_counter() - started) * 1000

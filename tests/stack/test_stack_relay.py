@@ -96,8 +96,8 @@ def attr(message: dict[str, Any], name: str) -> str:
 
 @pytest.mark.parametrize(("status", "expected"), [
     (200, Verdict.DELIVERED), (202, Verdict.DELIVERED), (204, Verdict.DELIVERED),
-    (400, Verdict.DEAD_LETTER), (404, Verdict.DEAD_LETTER), (413, Verdict.DEAD_LETTER),
-    (408, Verdict.RETRY), (429, Verdict.RETRY), (500, Verdict.RETRY), (503, Verdict.RETRY),
+    (400, Verdict.DEAD_LETTER), (410, Verdict.DEAD_LETTER), (413, Verdict.DEAD_LETTER),
+    (404, Verdict.RETRY), (409, Verdict.RETRY), (408, Verdict.RETRY), (429, Verdict.RETRY), (500, Verdict.RETRY), (503, Verdict.RETRY),
     (None, Verdict.RETRY), (302, Verdict.DEAD_LETTER),
 ])
 def test_verdict_follows_the_trigger_delivery_rules(status: int | None, expected: Verdict) -> None:

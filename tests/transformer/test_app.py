@@ -90,9 +90,13 @@ def test_foreign_events_are_400(client_for: Any, square_predictor: SquarePredict
     assert response.status_code == 400 and "not ObjectCreated" in response.json["reason"]
 
 
-def test_missing_object_is_404(client_for: Any, square_predictor: SquarePredictor) -> None:
+def test_missing_object_replies_failed(client_for: Any,
+                                      square_predictor: SquarePredictor) -> None:
     response = post(client_for(square_predictor), eventbridge())
-    assert response.status_code == 404 and response.json["error"] == "ObjectNotFound"
+    assert response.status_code == 200
+    reply = from_http(dict(response.headers), response.data)
+    assert reply["type"] == "siteveil.image.failed"
+    assert reply.get_data()["error"]["type"] == "ObjectNotFound"
 
 
 def test_predictor_down_is_503(client_for: Any, put_upload: Any, astronaut: np.ndarray,

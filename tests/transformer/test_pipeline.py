@@ -156,12 +156,13 @@ def test_delete_original_after_results(s3: Any, put_upload: Any, astronaut: np.n
     assert pipeline.process(event_for(key, etag)).duplicate
 
 
-def test_missing_object_is_not_found(s3: Any, square_predictor: SquarePredictor) -> None:
-    from transformer.errors import ObjectNotFound
-
-    with pytest.raises(ObjectNotFound):
-        Pipeline(settings(), Storage(s3), square_predictor).process(
-            event_for("incoming/acme/2026/11/22/img-9.jpg", None))
+def test_missing_object_ends_failed_not_retried(s3: Any,
+                                                square_predictor: SquarePredictor) -> None:
+    """Knative retries 404s; an upload whose object is gone is a final, recorded failure."""
+    outcome = Pipeline(settings(), Storage(s3), square_predictor).process(
+        event_for("incoming/acme/2026/11/22/img-9.jpg", None))
+    assert outcome.failed and outcome.record.error.type == "ObjectNotFound"
+    assert listing(s3) == ["results/acme/img-9/result.json"]
 
 
 def test_shadow_writes_only_under_the_shadow_prefix(s3: Any, put_upload: Any,
