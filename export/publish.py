@@ -1,10 +1,16 @@
-"""Publish a model version to S3 in the layout KServe's storage initializer copies to /mnt/models.
+"""Publish a model version to S3 as a self-contained Triton repository (one per version).
 
-``s3://<bucket>/<prefix>/<name>/config.pbtxt``, ``…/<name>/configs/*.pbtxt`` and
-``…/<name>/<version>/<files>``: the InferenceService's ``storageUri`` points at
-``s3://<bucket>/<prefix>/``, a Triton model repository. A version that already has any object is
-refused, every object is written with ``If-None-Match: *`` (S3 refuses to overwrite it), and the
-manifest goes last, so its presence means the version is complete.
+Version ``V`` of model ``N`` goes to ``s3://<bucket>/<prefix>/<N>/<V>/``, which holds
+``<N>/config.pbtxt``, ``<N>/configs/*.pbtxt`` and ``<N>/<V>/<files>`` (manifest included): a
+Triton model repository with exactly one version. That URI is the InferenceService's
+``STORAGE_URI`` (KServe's storage initializer copies it to ``/mnt/models``), so production and a
+shadow candidate never share a repository and ``version_policy`` cannot make one serve the
+other's version. The chart builds the same URI from ``aws.modelStorageUri`` + ``model.name`` +
+``model.version`` (:func:`storage_uri` is that contract; a chart test holds both to it).
+
+A version that already has any object is refused, every object is written with
+``If-None-Match: *`` (S3 refuses to overwrite it), and the manifest goes last, so its presence
+means the repository is complete.
 """
 
 from __future__ import annotations
@@ -41,9 +47,19 @@ class S3Location:
         return f"s3://{self.bucket}/{self.key(*parts)}"
 
 
+def storage_uri(base: str, name: str, version: int) -> str:
+    """The repository root of one published version: ``<base>/<name>/<version>`` (no trailing
+    slash), what the InferenceService's ``STORAGE_URI`` must be to serve it."""
+    if not name or "/" in name:
+        raise ExportError(f"model name {name!r} must be one path segment")
+    if version < 1:
+        raise ExportError(f"model version {version} must be a positive integer")
+    return S3Location.parse(base).uri(name, str(version))
+
+
 @dataclass(frozen=True)
 class Published:
-    uri: str  # s3://…/<name>/<version>/
+    uri: str  # the storage URI: s3://…/<name>/<version> (a Triton repository root)
     keys: tuple[str, ...]
 
 
@@ -70,33 +86,38 @@ def _put_new(client: Any, bucket: str, key: str, path: Path) -> None:
         raise
 
 
+def repository_files(model_dir: Path, version: int, manifest: dict[str, Any]) -> list[str]:
+    """Paths relative to ``model_dir.parent`` of the one-version repository, in upload order:
+    the version's files, the configs, and the version's manifest last."""
+    name = model_dir.name
+    files = [f"{name}/{version}/{rel}" for rel in sorted(manifest["files"])]
+    configs = [model_dir / "config.pbtxt", *sorted((model_dir / "configs").glob("*.pbtxt"))]
+    files += [f"{name}/{p.relative_to(model_dir).as_posix()}" for p in configs if p.is_file()]
+    return [*files, f"{name}/{version}/{MANIFEST}"]
+
+
 def publish_version(
     model_dir: Path, version: int, destination: str, client: Any | None = None
 ) -> Published:
-    """Upload ``model_dir/<version>`` (verified against its manifest) and the model's configs."""
+    """Upload ``model_dir/<version>`` (verified against its manifest) and the model's configs as
+    the repository ``storage_uri(destination, <name>, version)``."""
     version_dir = model_dir / str(version)
     if not version_dir.is_dir():
         raise MissingFile(f"{version_dir} does not exist")
+    if not (model_dir / "config.pbtxt").is_file():
+        raise MissingFile(f"{model_dir / 'config.pbtxt'} does not exist (run `configs` first)")
     manifest = verify_version(version_dir)
-    location = S3Location.parse(destination)
-    client = client or _client()
     name = model_dir.name
-    version_prefix = location.key(name, str(version)) + "/"
-    if _exists(client, location.bucket, version_prefix):
+    root = S3Location.parse(storage_uri(destination, name, version))
+    client = client or _client()
+    if _exists(client, root.bucket, root.prefix + "/"):
         raise VersionExists(
-            f"{location.uri(name, str(version))}/ already exists; "
-            "versions are never overwritten — export a new version"
+            f"{root.uri()}/ already exists; versions are never overwritten — export a new version"
         )
     keys = []
-    for rel in [*sorted(manifest["files"]), MANIFEST]:  # the manifest last
-        key = location.key(name, str(version), rel)
-        _put_new(client, location.bucket, key, version_dir / rel)
+    for rel in repository_files(model_dir, version, manifest):
+        key = root.key(rel)
+        _put_new(client, root.bucket, key, model_dir.parent / rel)
         keys.append(key)
-    configs = [model_dir / "config.pbtxt", *sorted((model_dir / "configs").glob("*.pbtxt"))]
-    for path in configs:
-        if path.is_file():
-            key = location.key(name, path.relative_to(model_dir).as_posix())
-            client.put_object(Bucket=location.bucket, Key=key, Body=path.read_bytes())
-            keys.append(key)
-    log.info("published %s", location.uri(name, str(version)))
-    return Published(uri=location.uri(name, str(version)) + "/", keys=tuple(keys))
+    log.info("published %s", root.uri())
+    return Published(uri=root.uri(), keys=tuple(keys))

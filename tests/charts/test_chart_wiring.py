@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 import yaml
 
+from export.publish import storage_uri
 from tests.charts.chart_support import (
     CHART_DIR,
     PROFILES,
@@ -83,7 +84,9 @@ def test_triton_listens_beside_the_transformer_and_loads_the_published_model(
     }
     assert "ports" not in triton, "only the transformer may declare a port"
     model = VALUES["model"]
-    assert env(triton)["STORAGE_URI"] == f"{AWS['modelStorageUri']}/{model['repositoryPath']}"
+    assert env(triton)["STORAGE_URI"] == storage_uri(
+        AWS["modelStorageUri"], model["name"], int(model["version"])
+    )
     assert triton["resources"]["limits"]["nvidia.com/gpu"] >= 1
 
 
@@ -265,9 +268,10 @@ def test_shadow_writes_only_to_the_shadow_prefix(rendered: Rendered) -> None:
     assert "--shadow" not in prod_args
     candidate = yaml.safe_load((CHART_DIR / "ci" / "shadow-values.yaml").read_text())["shadow"]
     assert flags(shadow_args)["--model_version"] == candidate["model"]["version"]
-    assert env(container(shadow, "kserve-container"))["STORAGE_URI"] == (
-        f"{AWS['modelStorageUri']}/{candidate['model']['repositoryPath']}"
+    assert env(container(shadow, "kserve-container"))["STORAGE_URI"] == storage_uri(
+        AWS["modelStorageUri"], candidate["model"]["name"], int(candidate["model"]["version"])
     )
+    assert env(container(shadow, "kserve-container")) != env(container(prod, "kserve-container"))
     assert shadow["spec"]["predictor"]["minReplicas"] == 0
     # Its own identity: an IAM role that can write only under shadow/.
     sa = one(objs, "ServiceAccount", shadow["spec"]["predictor"]["serviceAccountName"])

@@ -84,15 +84,28 @@ A reply type (siteveil.*) would make the InferenceService consume its own replie
 {{- end -}}
 {{- end -}}
 
+{{/*
+Path of a model's Triton repository under aws.modelStorageUri: model.repositoryPath, or else
+`<name>/<version>`, where `python -m export publish` writes version <version> as a repository of
+its own (export/publish.py `storage_uri`; tests/charts hold the two to the same URI).
+Input: dict with model and key (the values path, for the error message).
+*/}}
+{{- define "siteveil.repositoryPath" -}}
+{{- $path := trimAll "/" (default "" .model.repositoryPath) -}}
+{{- if $path -}}
+{{- $path -}}
+{{- else -}}
+{{- $version := toString (default "" .model.version) -}}
+{{- if not $version -}}
+{{- fail (printf "%s.version is required when %s.repositoryPath is empty: the published repository is <aws.modelStorageUri>/<name>/<version>" .key .key) -}}
+{{- end -}}
+{{- printf "%s/%s" .model.name $version -}}
+{{- end -}}
+{{- end -}}
+
 {{/* STORAGE_URI of a model: the repository base URI joined with the model's repository path. */}}
 {{- define "siteveil.storageUri" -}}
-{{- $base := trimSuffix "/" .base -}}
-{{- $path := trimPrefix "/" (default "" .model.repositoryPath) -}}
-{{- if $path -}}
-{{- printf "%s/%s" $base $path -}}
-{{- else -}}
-{{- $base -}}
-{{- end -}}
+{{- printf "%s/%s" (trimSuffix "/" .base) (include "siteveil.repositoryPath" .) -}}
 {{- end -}}
 
 {{/*
