@@ -27,3 +27,19 @@ output "incoming_prefix" {
   description = "Prefix whose uploads produce events."
   value       = module.storage.incoming_prefix
 }
+
+output "helm_values" {
+  description = "The chart's `aws.*` values this example knows (storage and events; the rest keep the chart's defaults)."
+  value = {
+    aws = {
+      region          = var.region
+      uploadsBucket   = module.storage.uploads_bucket_name
+      uploadsPrefix   = module.storage.incoming_prefix
+      resultsBucket   = module.storage.results_bucket_name
+      queueUrl        = module.events.queue_url
+      queueArn        = module.events.queue_arn
+      eventBusArn     = module.events.event_bus_arn
+      modelStorageUri = module.storage.models_storage_uri
+    }
+  }
+}

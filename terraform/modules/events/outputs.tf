@@ -42,3 +42,8 @@ output "max_receive_count" {
   description = "Receives before a message is dead-lettered."
   value       = var.max_receive_count
 }
+
+output "event_bus_arn" {
+  description = "The event bus S3 delivers to (the account's default bus)."
+  value       = "arn:${data.aws_partition.current.partition}:events:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:event-bus/default"
+}

@@ -52,3 +52,13 @@ output "shadow_prefix" {
   description = "Key prefix of shadow-model results in the results bucket."
   value       = local.shadow_prefix
 }
+
+output "models_prefix" {
+  description = "Key prefix of the model repositories in the models bucket."
+  value       = var.models_prefix
+}
+
+output "models_storage_uri" {
+  description = "Base URI of the model repositories (chart `aws.modelStorageUri`; `export/publish.py --destination`)."
+  value       = "s3://${aws_s3_bucket.models.bucket}/${trimsuffix(var.models_prefix, "/")}"
+}

@@ -8,6 +8,17 @@ variable "name" {
   }
 }
 
+variable "models_prefix" {
+  description = "Key prefix of the Triton model repositories in the models bucket (`export/publish.py` writes `<prefix><name>/<version>/`); the storage initializer may read only below it."
+  type        = string
+  default     = "repositories/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$", var.models_prefix))
+    error_message = "models_prefix must be a non-empty key prefix ending in '/'."
+  }
+}
+
 variable "uploads_expiration_days" {
   description = "Days after which an original upload under `incoming/` is deleted whatever happened to it: the GDPR safety net behind the transformer's own deletion."
   type        = number

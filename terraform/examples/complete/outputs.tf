@@ -1,0 +1,61 @@
+# `helm_values` is the chart's `aws` block (charts/siteveil/values.yaml), ready for
+# `terraform output -json helm_values > aws-values.json; helm install … -f aws-values.json`.
+# Keys whose value does not exist in this deployment (Karpenter off) are left out, so the
+# chart's default stays.
+output "helm_values" {
+  description = "Values for the siteveil Helm chart (its `aws.*` keys)."
+  value = {
+    aws = { for key, value in {
+      region                = var.region
+      uploadsBucket         = module.storage.uploads_bucket_name
+      uploadsPrefix         = module.storage.incoming_prefix
+      resultsBucket         = module.storage.results_bucket_name
+      queueUrl              = module.events.queue_url
+      queueArn              = module.events.queue_arn
+      eventBusArn           = module.events.event_bus_arn
+      modelStorageUri       = module.storage.models_storage_uri
+      mskBootstrapServers   = module.streaming.bootstrap_brokers_sasl_iam
+      inferenceRoleArn      = module.cluster.inference_role_arn
+      shadowRoleArn         = module.cluster.shadow_role_arn
+      eventSourceRoleArn    = module.cluster.event_source_role_arn
+      eksClusterName        = module.cluster.cluster_name
+      karpenterNodeRoleName = module.cluster.karpenter_node_role_name
+    } : key => value if value != null }
+  }
+}
+
+output "knative_kafka_role_arn" {
+  description = "Annotate Knative's kafka-controller and knative-kafka-broker-data-plane service accounts with it (eks.amazonaws.com/role-arn)."
+  value       = module.cluster.knative_kafka_role_arn
+}
+
+output "karpenter_controller_role_arn" {
+  description = "IRSA role for the Karpenter Helm release."
+  value       = module.cluster.karpenter_controller_role_arn
+}
+
+output "karpenter_interruption_queue_name" {
+  description = "Karpenter Helm `settings.interruptionQueue`."
+  value       = module.cluster.karpenter_interruption_queue_name
+}
+
+output "cluster_endpoint" {
+  description = "Kubernetes API endpoint."
+  value       = module.cluster.cluster_endpoint
+}
+
+output "models_storage_uri" {
+  description = "`python -m export.publish --destination` for this deployment."
+  value       = module.storage.models_storage_uri
+}
+
+output "auth" {
+  description = "What the upload API needs to verify tokens."
+  value = {
+    issuer         = module.auth.issuer
+    jwks_url       = module.auth.jwks_url
+    audience       = module.auth.audience
+    upload_scope   = module.auth.upload_scope
+    token_endpoint = module.auth.token_endpoint
+  }
+}

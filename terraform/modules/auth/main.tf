@@ -1,0 +1,89 @@
+# Identity for the upload API. Customers' systems get an app client and obtain access tokens with
+# the OAuth2 client-credentials grant; the upload API verifies them against the pool's JWKS
+# (signature, `iss`, `token_use = access`, `client_id` and the `uploads:write` scope). Accounts
+# are created by administrators only: no self sign-up.
+
+data "aws_region" "current" {}
+
+locals {
+  issuer       = "https://cognito-idp.${data.aws_region.current.name}.amazonaws.com/${aws_cognito_user_pool.this.id}"
+  upload_scope = "${aws_cognito_resource_server.upload_api.identifier}/uploads:write"
+}
+
+resource "aws_cognito_user_pool" "this" {
+  name                     = var.name
+  deletion_protection      = var.deletion_protection ? "ACTIVE" : "INACTIVE"
+  mfa_configuration        = var.mfa_configuration
+  user_pool_tier           = var.threat_protection == "OFF" ? "ESSENTIALS" : "PLUS"
+  username_attributes      = ["email"]
+  auto_verified_attributes = ["email"]
+  tags                     = var.tags
+
+  admin_create_user_config {
+    allow_admin_create_user_only = true
+  }
+
+  password_policy {
+    minimum_length                   = 14
+    require_lowercase                = true
+    require_uppercase                = true
+    require_numbers                  = true
+    require_symbols                  = true
+    temporary_password_validity_days = 3
+  }
+
+  software_token_mfa_configuration {
+    enabled = true
+  }
+
+  account_recovery_setting {
+    recovery_mechanism {
+      name     = "verified_email"
+      priority = 1
+    }
+  }
+
+  # Threat protection (compromised credentials, adaptive authentication) needs the Plus tier.
+  user_pool_add_ons {
+    advanced_security_mode = var.threat_protection
+  }
+}
+
+resource "aws_cognito_user_pool_domain" "this" {
+  domain       = var.domain_prefix
+  user_pool_id = aws_cognito_user_pool.this.id
+}
+
+resource "aws_cognito_resource_server" "upload_api" {
+  user_pool_id = aws_cognito_user_pool.this.id
+  identifier   = var.api_identifier
+  name         = "siteveil upload API"
+
+  scope {
+    scope_name        = "uploads:write"
+    scope_description = "Request presigned upload URLs"
+  }
+}
+
+# Machine-to-machine client: client id + secret → access token with the uploads:write scope.
+resource "aws_cognito_user_pool_client" "upload_api" {
+  name                                 = "${var.name}-upload-api"
+  user_pool_id                         = aws_cognito_user_pool.this.id
+  generate_secret                      = true
+  allowed_oauth_flows                  = ["client_credentials"]
+  allowed_oauth_flows_user_pool_client = true
+  allowed_oauth_scopes                 = [local.upload_scope]
+  supported_identity_providers         = ["COGNITO"]
+  explicit_auth_flows                  = ["ALLOW_REFRESH_TOKEN_AUTH"]
+  prevent_user_existence_errors        = "ENABLED"
+  enable_token_revocation              = true
+  access_token_validity                = var.access_token_validity_minutes
+  id_token_validity                    = var.access_token_validity_minutes
+  refresh_token_validity               = 1
+
+  token_validity_units {
+    access_token  = "minutes"
+    id_token      = "minutes"
+    refresh_token = "days"
+  }
+}
