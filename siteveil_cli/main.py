@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
-from cli.client import ApiClient, ApiError
-from cli.files import LocalImage, UsageError, collect, result_path
+from siteveil_cli.client import ApiClient, ApiError
+from siteveil_cli.files import LocalImage, UsageError, collect, result_path
 
 BATCH_LIMIT = 1000
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_API = 0, 1, 2, 3
