@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-dir", type=Path, default=StackConfig().state_dir,
                         help="pid files, logs and stack.json (default: .stack/)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="start moto, Triton, the transformer and the relay")
+    commands.add_parser("up", help="start moto, Triton, the transformer, the relay and the API")
     commands.add_parser("down", help="stop everything `up` started")
     commands.add_parser("status", help="what runs, and where")
     logs = commands.add_parser("logs", help="show the logs")
@@ -71,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = StackConfig(state_dir=args.state_dir)
     try:
         if args.command == "up":
-            print("starting moto, Triton, the transformer and the relay ...", flush=True)
+            print("starting moto, Triton, the transformer, the relay and the upload API ...",
+                  flush=True)
             state = up(config)
             print(describe(state))
             print("\nstop it with `make down`; logs: `make logs` (FOLLOW=1 to follow)")

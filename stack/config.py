@@ -69,6 +69,7 @@ class StackConfig:
     triton_http_port: int = 0
     triton_grpc_port: int = 0
     transformer_port: int = 0
+    api_port: int = 0
     startup_timeout_s: float = 180.0
 
     @property
@@ -78,6 +79,11 @@ class StackConfig:
     @property
     def replies_path(self) -> Path:
         return self.state_dir / "replies.jsonl"
+
+    @property
+    def api_keys_dir(self) -> Path:
+        """The upload API's dev signing key and JWKS (kept across `up`s, like `make api-dev-keys`)."""
+        return self.state_dir / "api-keys"
 
     @property
     def state_file(self) -> Path:

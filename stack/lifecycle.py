@@ -1,4 +1,4 @@
-"""Bring the whole local stack up and down: moto → Triton → transformer → relay, in that order.
+"""Bring the local stack up and down: moto, Triton, the transformer, the relay, the upload API.
 
 Every server is a background process in its own session with a pid file in
 `<state>/pids/<name>.pid` and a log in `<state>/logs/<name>.log`, so `up` can return (make up),
@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,9 +34,19 @@ from stack.processes import (
     write_pid_file,
 )
 from stack.triton import start_triton
+from stack.upload_api import (
+    api_command,
+    api_env,
+    api_key_command,
+    ensure_dev_keys,
+    shown_path,
+    token_command,
+)
 
-# Start order; `down` stops in reverse (the relay first, so no event is sent to a dying server).
-COMPONENTS = ("moto", "triton", "transformer", "relay")
+# `down` stops in reverse: the API first (no new upload slots), then the relay (so no event is
+# sent to a dying server). The API only needs moto: it starts while Triton loads, and `up`
+# waits for it last.
+COMPONENTS = ("moto", "triton", "transformer", "relay", "api")
 
 
 class StackState(BaseModel):
@@ -57,6 +68,8 @@ class StackState(BaseModel):
     triton_metrics: str
     transformer_url: str
     model_name: str
+    api_url: str
+    api_keys_dir: str
     replies_path: str
     logs_dir: str
     pids: dict[str, int]
@@ -165,6 +178,15 @@ def _start_all(config: StackConfig, started: dict[str, int]) -> StackState:
     started["moto"] = start_moto(config.python, moto_port, log_path(config, "moto"))
     write_pid_file(_pid_path(config, "moto"), "moto", started["moto"])
     queues = provision(aws_endpoint, aws)
+    env = _child_env(config, aws_endpoint)
+
+    ensure_dev_keys(config.api_keys_dir)
+    api_port = config.api_port or free_port()
+    api_url = f"http://127.0.0.1:{api_port}"
+    proc = spawn(api_command(config, api_port), log_path=log_path(config, "api"),
+                 env=api_env(env, aws, config.api_keys_dir), cwd=REPO_ROOT)
+    started["api"] = proc.pid
+    write_pid_file(_pid_path(config, "api"), "api", proc.pid)
 
     triton = start_triton(
         config.model_repository,
@@ -178,7 +200,6 @@ def _start_all(config: StackConfig, started: dict[str, int]) -> StackState:
     started["triton"] = triton.pid
     write_pid_file(_pid_path(config, "triton"), "triton", triton.pid)
 
-    env = _child_env(config, aws_endpoint)
     port = config.transformer_port or free_port()
     transformer_url = f"http://127.0.0.1:{port}"
     proc = spawn(transformer_command(config, triton.endpoints.http, port),
@@ -195,6 +216,9 @@ def _start_all(config: StackConfig, started: dict[str, int]) -> StackState:
     write_pid_file(_pid_path(config, "relay"), "relay", proc.pid)
     _wait_for_log_line(log_path(config, "relay"), '"relay started"', proc.pid, "relay", 60)
 
+    wait_http_ok(f"{api_url}/readyz", name="upload API", timeout_s=config.startup_timeout_s,
+                 pid=started["api"], log_path=log_path(config, "api"))
+
     return StackState(
         aws_endpoint=aws_endpoint,
         region=aws.region,
@@ -210,6 +234,8 @@ def _start_all(config: StackConfig, started: dict[str, int]) -> StackState:
         triton_metrics=triton.endpoints.metrics,
         transformer_url=transformer_url,
         model_name=config.model_name,
+        api_url=api_url,
+        api_keys_dir=str(config.api_keys_dir.resolve()),
         replies_path=str(config.replies_path.resolve()),
         logs_dir=str(config.logs_dir.resolve()),
         pids=dict(started),
@@ -291,8 +317,12 @@ def running_stack(config: StackConfig) -> Iterator[StackState]:
         down(config)
 
 
-def describe(state: StackState) -> str:
-    """Human-readable endpoints, for `make up` / `status`."""
+def describe(state: StackState, *, python: Path | None = None, tenant: str = "acme") -> str:
+    """Human-readable endpoints and how to call the API, for `make up` / `status`."""
+    python = python or Path(sys.executable)
+    siteveil = shown_path(python.with_name("siteveil"))
+    token = token_command(python, state.api_keys_dir, tenant)
+    api_key = api_key_command(python, state.env(), state.uploads_bucket, tenant)
     lines = [
         f"AWS (moto: S3, EventBridge, SQS)  {state.aws_endpoint}",
         f"  uploads bucket                  s3://{state.uploads_bucket}/incoming/...",
@@ -301,11 +331,20 @@ def describe(state: StackState) -> str:
         (f"Triton (HTTP / gRPC / metrics)    http://{state.triton_http} / {state.triton_grpc}"
          f" / http://{state.triton_metrics}/metrics"),
         f"transformer (POST CloudEvents)    {state.transformer_url}/",
+        f"upload API (/openapi.json)        {state.api_url}",
+        f"  dev JWT signing key + JWKS      {state.api_keys_dir}/",
         f"relay replies (JSONL)             {state.replies_path}",
         f"logs                              {state.logs_dir}/",
         "",
         "Point an AWS SDK / CLI at it:",
         *(f"  export {k}={v}" for k, v in state.env().items()),
+        "",
+        f"Upload as a customer of tenant {tenant!r} with a dev token (RS256, valid 1 h):",
+        f"  export SITEVEIL_API_URL={state.api_url}",
+        f"  export SITEVEIL_TOKEN=$({token})",
+        f"  {siteveil} upload photos/ --batch --out anonymized/",
+        "or with an API key (stored hashed in the uploads bucket, printed once; unset the token):",
+        f"  export SITEVEIL_API_KEY=$({api_key})",
     ]
     return "\n".join(lines)
 
