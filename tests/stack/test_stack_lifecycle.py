@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -22,6 +24,26 @@ def cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "stack", "--state-dir", str(state_dir), *args],
         capture_output=True, text=True, timeout=300, cwd=REPO_ROOT, check=False)
+
+
+def printed_command(stdout: str, variable: str) -> list[str]:
+    """The command inside `export VARIABLE=$(…)` that `up` printed."""
+    match = re.search(rf"^  export {variable}=\$\((.+)\)$", stdout, re.MULTILINE)
+    assert match, f"`up` printed no {variable} command:\n{stdout}"
+    return shlex.split(match[1])
+
+
+def minted(command: list[str]) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT,
+                          check=False, env={k: v for k, v in os.environ.items()
+                                            if not k.startswith(("AWS_", "SITEVEIL_"))})
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def upload_slot(api_url: str, headers: dict[str, str]) -> requests.Response:
+    body = {"content_type": "image/png", "size": 10}
+    return requests.post(f"{api_url}/v1/uploads", json=body, headers=headers, timeout=30)
 
 
 def group_members(pgid: int) -> list[int]:
@@ -51,6 +73,17 @@ def test_up_status_second_up_crash_and_down(triton_venv: Path, tmp_path: Path) -
         assert requests.get(f"{state.transformer_url}/v2/health/ready", timeout=5).ok
         assert requests.get(f"http://{state.triton_http}/v2/health/ready", timeout=5).ok
         assert set(state.pids) == set(COMPONENTS)
+
+        # The upload API, and the credentials `up` tells the user how to mint, really work.
+        assert state.api_url in started.stdout
+        assert upload_slot(state.api_url, {}).status_code == 401
+        token = minted(printed_command(started.stdout, "SITEVEIL_TOKEN"))
+        slot = upload_slot(state.api_url, {"Authorization": f"Bearer {token}"})
+        assert slot.status_code == 201, slot.text
+        assert slot.json()["key"].startswith("incoming/acme/")
+        api_key = minted(printed_command(started.stdout, "SITEVEIL_API_KEY"))
+        assert upload_slot(state.api_url, {"X-API-Key": api_key}).status_code == 201
+        assert "==> api:" in cli(state_dir, "logs").stdout
 
         status = cli(state_dir, "status")
         assert status.returncode == 0
