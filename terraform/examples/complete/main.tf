@@ -51,7 +51,9 @@ module "cluster" {
     kms_key_arn = module.storage.kms_key_arn
   }
 
-  kafka_client_policy_json = module.streaming.client_policy_json
+  msk = {
+    client_policy_json = module.streaming.client_policy_json
+  }
 }
 
 module "streaming" {

@@ -94,8 +94,6 @@ resource "aws_iam_role_policy_attachment" "cluster" {
 }
 
 resource "aws_eks_cluster" "this" {
-  #checkov:skip=CKV_AWS_39:The public endpoint is off by default (var.endpoint_public_access) and, when on, limited to public_access_cidrs (validated: never 0.0.0.0/0).
-  #checkov:skip=CKV_AWS_38:public_access_cidrs is validated to exclude 0.0.0.0/0; the AWS default only applies when the endpoint is private anyway.
   name                      = var.name
   version                   = var.kubernetes_version
   role_arn                  = aws_iam_role.cluster.arn

@@ -181,7 +181,7 @@ locals {
       read_models      = data.aws_iam_policy_document.read_models.json
       consume_queue    = data.aws_iam_policy_document.consume_queue.json
     },
-    var.kafka_client_policy_json == null ? {} : { kafka_client = var.kafka_client_policy_json },
+    var.msk == null ? {} : { kafka_client = var.msk.client_policy_json },
     local.karpenter ? { karpenter_controller = data.aws_iam_policy_document.karpenter_controller["this"].json } : {},
   )
 
@@ -215,7 +215,7 @@ locals {
         managed  = ["${local.aws_managed}/service-role/AmazonEBSCSIDriverPolicy"]
       }
     },
-    var.kafka_client_policy_json == null ? {} : {
+    var.msk == null ? {} : {
       knative_kafka = {
         subjects = [for s in var.knative_kafka_service_accounts : replace(s, "/", ":")]
         policies = ["kafka_client"]

@@ -127,8 +127,6 @@ resource "aws_ec2_tag" "karpenter_security_group_discovery" {
 data "aws_iam_policy_document" "karpenter_controller" {
   for_each = local.karpenter_enabled
 
-  #checkov:skip=CKV_AWS_356:Describe*, pricing:GetProducts have no resource-level permissions; they are limited to this region by aws:RequestedRegion where AWS allows it.
-  #checkov:skip=CKV_AWS_111:Write actions are constrained by request/resource tags of this cluster (Karpenter's reference policy); EC2 does not scope them further.
   statement {
     sid     = "AllowScopedEC2InstanceAccessActions"
     effect  = "Allow"

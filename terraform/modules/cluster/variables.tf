@@ -227,10 +227,12 @@ variable "queue" {
   })
 }
 
-variable "kafka_client_policy_json" {
-  description = "IAM policy for Knative's Kafka components (streaming module `client_policy_json`); null: no Knative Kafka role (a Kafka outside MSK IAM)."
-  type        = string
-  default     = null
+variable "msk" {
+  description = "The MSK cluster Knative's Kafka components use (streaming module output `client_policy_json`); null: no Knative Kafka role (a Kafka without MSK IAM). An object, so that whether it is set is known at plan time even before the cluster exists."
+  type = object({
+    client_policy_json = string
+  })
+  default = null
 }
 
 variable "kms_deletion_window_days" {

@@ -1,7 +1,6 @@
 # S3 server access logs of the three data buckets: who read or deleted which object, when.
 
 resource "aws_s3_bucket" "access_logs" {
-  #checkov:skip=CKV_AWS_18:This is the access-log bucket; logging it into itself would loop.
   #checkov:skip=CKV_AWS_21:Logs are append-only and expire by lifecycle; versions would add nothing.
   #checkov:skip=CKV_AWS_144:Access logs stay in the region of the data they describe.
   #checkov:skip=CKV2_AWS_62:Nothing reacts to new log objects.

@@ -82,12 +82,13 @@ resource "aws_security_group" "brokers" {
   tags        = var.tags
 }
 
+# count, not for_each: the group ids are often unknown until the EKS cluster exists.
 resource "aws_vpc_security_group_ingress_rule" "iam_clients" {
-  for_each = toset(var.client_security_group_ids)
+  count = length(var.client_security_group_ids)
 
   security_group_id            = aws_security_group.brokers.id
   description                  = "Kafka over TLS with IAM authentication"
-  referenced_security_group_id = each.value
+  referenced_security_group_id = var.client_security_group_ids[count.index]
   ip_protocol                  = "tcp"
   from_port                    = 9098
   to_port                      = 9098
