@@ -1,4 +1,5 @@
-"""`make demo`: start the local stack, upload images through presigned URLs, collect the results.
+"""`make demo`: start the local stack, upload images with the `siteveil` CLI through the upload
+API, collect the results.
 
 Writes demo-output/<name>/{original.*, anonymized.*, mask.png, result.json}, a before/after
 demo-output/contact_sheet.png and demo-output/summary.json, prints a table, stops the stack, and
@@ -8,25 +9,31 @@ exits 1 if an image that should have been anonymized was not.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import shutil
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+from siteveil_cli.client import ApiClient, ApiError
 from stack.config import REPO_ROOT, StackConfig
+from stack.customer import Uploaded, upload_through_api
 from stack.errors import StackError
 from stack.lifecycle import down, running_stack
 from stack.report import Row, contact_sheet, table
 from stack.samples import Sample, demo_samples
-from stack.uploads import Outcome, StackClient, Upload, wait_for_outcomes
+from stack.upload_api import dev_token
+from stack.uploads import StackClient, dead_letter_for_image, letter_reason
 from transformer.keys import IMAGE_EXTENSIONS
 
 TENANT = "demo"
+API_STATUS = {"done": "anonymized", "failed": "failed"}  # the API's names → the pipeline's
 
 
 def image_id(name: str, taken: set[str]) -> str:
@@ -62,27 +69,61 @@ def _prepare_output(output: Path) -> None:
     (output / _MARKER).write_text("written by `make demo`; the next demo replaces this folder\n")
 
 
+def _rejection(sample: Sample) -> str | None:
+    """Why a file is not uploaded at all (the API would refuse it), or None."""
+    if sample.ext not in IMAGE_EXTENSIONS:
+        return f"extension .{sample.ext} is not one of {', '.join(IMAGE_EXTENSIONS)}"
+    if not sample.data:
+        return "empty file"
+    return None
+
+
+def _stage(samples: Sequence[Sample], folder: Path) -> dict[Path, Sample]:
+    """Write each sample as `<name>.<ext>`: the CLI sends that file name as the `filename`."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    staged = {}
+    for sample in samples:
+        path = (folder / f"{sample.name}.{sample.ext}").resolve()
+        path.write_bytes(sample.data)
+        staged[path] = sample
+    return staged
+
+
+def _outcome(uploaded: Uploaded, letters: Callable[[], list[dict[str, Any]]],
+             timeout_s: float) -> tuple[str, str | None]:
+    """The demo's status and reason for one file, from the API's status (and the DLQ)."""
+    if uploaded.status in API_STATUS:
+        return API_STATUS[uploaded.status], uploaded.reason
+    letter = dead_letter_for_image(TENANT, uploaded.image_id, letters())
+    if letter is not None:
+        return "dead-lettered", letter_reason(letter)
+    return "timeout", f"no result after {timeout_s:.0f} s"
+
+
 def _collect(
-    client: StackClient, outcome: Outcome, sample: Sample, folder: Path
+    stack: StackClient, api: ApiClient, uploaded: Uploaded, status: str, reason: str | None,
+    sample: Sample, folder: Path,
 ) -> tuple[Row, bytes | None]:
-    """Write the image's files; its summary row and the anonymized bytes (None when failed)."""
+    """Write the image's files; its summary row and the anonymized bytes (None when failed).
+
+    The anonymized image is what the CLI downloaded, the mask comes through the API's presigned
+    link; result.json is the pipeline's own record, read from the results bucket (the API
+    reports its content but does not serve the file).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"original.{sample.ext}").write_bytes(sample.data)
-    anonymized = None
-    record = outcome.record
+    record = stack.record_of(TENANT, uploaded.image_id)
     if record is not None:
         (folder / "result.json").write_text(json.dumps(record, indent=2) + "\n")
-        outputs = record.get("outputs") or {}
-        if record["status"] == "anonymized" and outputs:
-            anonymized = client.get(outputs["bucket"], outputs["anonymized"])
-            mask = client.get(outputs["bucket"], outputs["mask"])
-            if anonymized is not None:
-                ext = outputs["anonymized"].rsplit(".", 1)[-1]
-                (folder / f"anonymized.{ext}").write_bytes(anonymized)
-            if mask is not None:
-                (folder / "mask.png").write_bytes(mask)
-    fraction = record.get("person_fraction") if record else None
-    row = Row(sample.name, outcome.status, fraction, outcome.latency_ms, outcome.reason)
+    anonymized = None
+    if status == "anonymized" and uploaded.anonymized is not None:
+        target = folder / f"anonymized{uploaded.anonymized.suffix}"
+        shutil.move(uploaded.anonymized, target)
+        anonymized = target.read_bytes()
+        if uploaded.mask_url:
+            api.download(uploaded.mask_url, folder / "mask.png")
+    row = Row(sample.name, status, uploaded.person_fraction, uploaded.latency_ms, reason)
     return row, anonymized
 
 
@@ -93,26 +134,36 @@ def run(samples: list[Sample], *, output: Path, config: StackConfig, timeout_s: 
         print(f"stopped leftovers of an earlier demo: {', '.join(leftovers)}")
     rows: list[Row] = []
     sheet_items: list[tuple[Row, bytes | None, bytes | None]] = []
-    print(f"starting the local stack (moto, Triton, transformer, relay; logs in "
+    for sample in samples:
+        reason = _rejection(sample)
+        if reason is not None:
+            rows.append(Row(sample.name, "rejected", None, None, reason))
+            sheet_items.append((rows[-1], sample.data, None))
+    staged = _stage([s for s in samples if _rejection(s) is None], config.state_dir / "upload")
+    downloads = config.state_dir / "downloads"
+    shutil.rmtree(downloads, ignore_errors=True)
+    print(f"starting the local stack (moto, Triton, transformer, relay, upload API; logs in "
           f"{config.logs_dir}) ...", flush=True)
     started = time.monotonic()
     with running_stack(config) as state:
-        print(f"stack ready in {time.monotonic() - started:.1f} s; uploading "
-              f"{len(samples)} image(s) through presigned PUT URLs ...", flush=True)
-        client = StackClient(state)
-        uploaded: list[tuple[Sample, Upload]] = []
-        for sample in samples:
-            if sample.ext not in IMAGE_EXTENSIONS:
-                reason = f"extension .{sample.ext} is not one of {', '.join(IMAGE_EXTENSIONS)}"
-                rows.append(Row(sample.name, "rejected", None, None, reason))
-                sheet_items.append((rows[-1], sample.data, None))
-                continue
-            upload = client.upload(sample.data, tenant=TENANT, image_id=sample.name,
-                                   ext=sample.ext)
-            uploaded.append((sample, upload))
-        outcomes = wait_for_outcomes(client, [u for _, u in uploaded], timeout_s=timeout_s)
-        for (sample, _), outcome in zip(uploaded, outcomes, strict=True):
-            row, anonymized = _collect(client, outcome, sample, output / sample.name)
+        print(f"stack ready in {time.monotonic() - started:.1f} s", flush=True)
+        token = dev_token(Path(state.api_keys_dir), TENANT)
+        results: dict[Path, Uploaded] = {}
+        if staged:
+            print(f"siteveil upload: {len(staged)} image(s) as tenant {TENANT!r} (dev token) "
+                  f"through the upload API at {state.api_url}: one batch, presigned PUTs, "
+                  "waiting, downloads through presigned links ...", flush=True)
+            results = upload_through_api(
+                list(staged), api_url=state.api_url, token=token, out=downloads,
+                log_path=config.logs_dir / "siteveil-cli.log", timeout_s=timeout_s,
+                cwd=REPO_ROOT)
+        stack, api = StackClient(state), ApiClient(state.api_url, token=token)
+        letters = functools.cache(stack.dead_letters)
+        for path, sample in staged.items():
+            uploaded = results[path]
+            status, reason = _outcome(uploaded, letters, timeout_s)
+            row, anonymized = _collect(stack, api, uploaded, status, reason, sample,
+                                       output / sample.name)
             rows.append(row)
             sheet_items.append((row, sample.data, anonymized))
         print("stopping the stack ...", flush=True)
@@ -162,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(samples, output=args.output, config=StackConfig(state_dir=args.state_dir),
                    timeout_s=args.timeout)
-    except StackError as exc:
+    except (StackError, ApiError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:

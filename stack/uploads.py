@@ -1,7 +1,8 @@
-"""Talk to a running stack as a customer would: presigned PUT uploads, then wait for the outcome.
+"""Talk to a running stack's S3 and SQS directly, as its operator: presigned PUT uploads below the
+API, result records, dead letters. Customers (and the demo) go through the upload API instead.
 
-Until the upload API lands in the demo path, keys are chosen here, with the key layout's own
-builder (`transformer.keys.incoming_key`): the client never picks its key.
+The end-to-end tests of the pipeline upload here, with keys from the key layout's own builder
+(`transformer.keys.incoming_key`), as the API would choose them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from botocore.exceptions import ClientError
 from stack.aws import client
 from stack.config import AwsLayout
 from stack.lifecycle import StackState
-from transformer.keys import incoming_key, result_keys
+from transformer.keys import InvalidKey, incoming_key, parse_incoming_key, result_keys
 
 CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png",
                  "webp": "image/webp"}
@@ -83,7 +84,10 @@ class StackClient:
 
     def record(self, upload: Upload) -> dict[str, Any] | None:
         """The upload's result.json, or None while there is none (it is written last)."""
-        key = result_keys(upload.tenant, upload.image_id, "x").record
+        return self.record_of(upload.tenant, upload.image_id)
+
+    def record_of(self, tenant: str, image_id: str) -> dict[str, Any] | None:
+        key = result_keys(tenant, image_id, "x").record
         body = self.get(self.state.results_bucket, key)
         return json.loads(body) if body is not None else None
 
@@ -114,15 +118,32 @@ class StackClient:
             attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
+def letter_key(letter: dict[str, Any]) -> str | None:
+    """The object key named by a dead letter's S3 event (EventBridge shape), if it names one."""
+    try:
+        body = json.loads(letter["Body"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    detail = body.get("detail", {}) if isinstance(body, dict) else {}
+    key = detail.get("object", {}).get("key") if isinstance(detail, dict) else None
+    return key if isinstance(key, str) else None
+
+
 def dead_letter_for(upload: Upload, letters: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The dead letter whose S3 event names this upload's key, if any."""
+    return next((letter for letter in letters if letter_key(letter) == upload.key), None)
+
+
+def dead_letter_for_image(
+    tenant: str, image_id: str, letters: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The dead letter of an upload known only by tenant and image id (the API chose its key)."""
     for letter in letters:
         try:
-            body = json.loads(letter["Body"])
-        except (ValueError, TypeError):
+            parsed = parse_incoming_key(letter_key(letter) or "")
+        except InvalidKey:
             continue
-        detail = body.get("detail", {}) if isinstance(body, dict) else {}
-        if detail.get("object", {}).get("key") == upload.key:
+        if (parsed.tenant, parsed.image_id) == (tenant, image_id):
             return letter
     return None
 
