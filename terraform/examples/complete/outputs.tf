@@ -1,26 +1,30 @@
 # `helm_values` is the chart's `aws` block (charts/siteveil/values.yaml), ready for
-# `terraform output -json helm_values > aws-values.json; helm install … -f aws-values.json`.
-# Keys whose value does not exist in this deployment (Karpenter off) are left out, so the
-# chart's default stays.
+# `terraform output -json helm_values > aws-values.json; helm install … -f aws-values.json`
+# (`make terraform-helm-values`). One line per chart key: the table of what feeds what.
+locals {
+  helm_aws = {
+    region                = var.region
+    uploadsBucket         = module.storage.uploads_bucket_name
+    uploadsPrefix         = module.storage.incoming_prefix
+    resultsBucket         = module.storage.results_bucket_name
+    queueUrl              = module.events.queue_url
+    queueArn              = module.events.queue_arn
+    eventBusArn           = module.events.event_bus_arn
+    modelStorageUri       = module.storage.models_storage_uri
+    mskBootstrapServers   = module.streaming.bootstrap_brokers_sasl_iam
+    inferenceRoleArn      = module.cluster.inference_role_arn
+    shadowRoleArn         = module.cluster.shadow_role_arn
+    eventSourceRoleArn    = module.cluster.event_source_role_arn
+    eksClusterName        = module.cluster.cluster_name
+    karpenterNodeRoleName = module.cluster.karpenter_node_role_name
+  }
+}
+
+# Keys without a value in this deployment (Karpenter off) are left out: the chart's default stays.
 output "helm_values" {
   description = "Values for the siteveil Helm chart (its `aws.*` keys)."
   value = {
-    aws = { for key, value in {
-      region                = var.region
-      uploadsBucket         = module.storage.uploads_bucket_name
-      uploadsPrefix         = module.storage.incoming_prefix
-      resultsBucket         = module.storage.results_bucket_name
-      queueUrl              = module.events.queue_url
-      queueArn              = module.events.queue_arn
-      eventBusArn           = module.events.event_bus_arn
-      modelStorageUri       = module.storage.models_storage_uri
-      mskBootstrapServers   = module.streaming.bootstrap_brokers_sasl_iam
-      inferenceRoleArn      = module.cluster.inference_role_arn
-      shadowRoleArn         = module.cluster.shadow_role_arn
-      eventSourceRoleArn    = module.cluster.event_source_role_arn
-      eksClusterName        = module.cluster.cluster_name
-      karpenterNodeRoleName = module.cluster.karpenter_node_role_name
-    } : key => value if value != null }
+    aws = { for key, value in local.helm_aws : key => value if value != null }
   }
 }
 

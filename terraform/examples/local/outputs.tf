@@ -28,18 +28,22 @@ output "incoming_prefix" {
   value       = module.storage.incoming_prefix
 }
 
-output "helm_values" {
-  description = "The chart's `aws.*` values this example knows (storage and events; the rest keep the chart's defaults)."
-  value = {
-    aws = {
-      region          = var.region
-      uploadsBucket   = module.storage.uploads_bucket_name
-      uploadsPrefix   = module.storage.incoming_prefix
-      resultsBucket   = module.storage.results_bucket_name
-      queueUrl        = module.events.queue_url
-      queueArn        = module.events.queue_arn
-      eventBusArn     = module.events.event_bus_arn
-      modelStorageUri = module.storage.models_storage_uri
-    }
+# The chart's `aws.*` values this example knows (storage and events); the rest keep the chart's
+# defaults.
+locals {
+  helm_aws = {
+    region          = var.region
+    uploadsBucket   = module.storage.uploads_bucket_name
+    uploadsPrefix   = module.storage.incoming_prefix
+    resultsBucket   = module.storage.results_bucket_name
+    queueUrl        = module.events.queue_url
+    queueArn        = module.events.queue_arn
+    eventBusArn     = module.events.event_bus_arn
+    modelStorageUri = module.storage.models_storage_uri
   }
+}
+
+output "helm_values" {
+  description = "Values for the siteveil Helm chart (the `aws.*` keys storage and events provide)."
+  value       = { aws = local.helm_aws }
 }

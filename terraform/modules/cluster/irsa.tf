@@ -187,34 +187,40 @@ locals {
 
   aws_managed = "arn:${local.partition}:iam::aws:policy"
 
-  roles = merge(
-    {
-      inference = {
-        subjects = ["${var.namespace}:${var.service_accounts.inference}"]
-        policies = concat(["read_uploads", "write_results", "read_models"], var.allow_delete_originals ? ["delete_originals"] : [])
-        managed  = []
-      }
-      shadow = {
-        subjects = ["${var.namespace}:${var.service_accounts.shadow}"]
-        policies = ["read_uploads", "write_shadow", "read_models"]
-        managed  = []
-      }
-      event_source = {
-        subjects = ["${var.namespace}:${var.service_accounts.event_source}"]
-        policies = ["consume_queue"]
-        managed  = []
-      }
-      vpc_cni = {
-        subjects = ["kube-system:aws-node"]
-        policies = []
-        managed  = ["${local.aws_managed}/AmazonEKS_CNI_Policy"]
-      }
-      ebs_csi = {
-        subjects = ["kube-system:ebs-csi-controller-sa"]
-        policies = []
-        managed  = ["${local.aws_managed}/service-role/AmazonEBSCSIDriverPolicy"]
-      }
-    },
+  # Roles of the release's service accounts, and of add-ons. `delete_originals` is dropped from
+  # the inference role when allow_delete_originals is false.
+  app_roles = {
+    inference = {
+      subjects = ["${var.namespace}:${var.service_accounts.inference}"]
+      policies = ["read_uploads", "write_results", "read_models", "delete_originals"]
+      managed  = []
+    }
+    shadow = {
+      subjects = ["${var.namespace}:${var.service_accounts.shadow}"]
+      policies = ["read_uploads", "write_shadow", "read_models"]
+      managed  = []
+    }
+    event_source = {
+      subjects = ["${var.namespace}:${var.service_accounts.event_source}"]
+      policies = ["consume_queue"]
+      managed  = []
+    }
+  }
+
+  addon_roles = {
+    vpc_cni = {
+      subjects = ["kube-system:aws-node"]
+      policies = []
+      managed  = ["${local.aws_managed}/AmazonEKS_CNI_Policy"]
+    }
+    ebs_csi = {
+      subjects = ["kube-system:ebs-csi-controller-sa"]
+      policies = []
+      managed  = ["${local.aws_managed}/service-role/AmazonEBSCSIDriverPolicy"]
+    }
+  }
+
+  optional_roles = merge(
     var.msk == null ? {} : {
       knative_kafka = {
         subjects = [for s in var.knative_kafka_service_accounts : replace(s, "/", ":")]
@@ -230,6 +236,13 @@ locals {
       }
     } : {},
   )
+
+  roles = {
+    for name, role in merge(local.app_roles, local.addon_roles, local.optional_roles) :
+    name => merge(role, {
+      policies = [for p in role.policies : p if p != "delete_originals" || var.allow_delete_originals]
+    })
+  }
 
   role_policy_pairs = {
     for pair in flatten([for role, spec in local.roles : [for p in spec.policies : { role = role, policy = p }]]) :
