@@ -25,23 +25,29 @@ EXPECTED: dict[str, dict[str, int]] = {
     "default": {
         "InferenceService": 1, "Trigger": 1, "Broker": 1, "IntegrationSource": 1,
         "AWSEventBridgeSource": 0, "KafkaSink": 1, "ClusterRole": 1, "Secret": 1,
-        "ConfigMap": 1, "ServiceAccount": 2, "PriorityClass": 1, "NodePool": 0,
-        "PodMonitor": 0, "PrometheusRule": 0, "Deployment": 0, "CapacityBuffer": 0,
-        "NetworkPolicy": 0,
+        "ConfigMap": 1, "ServiceAccount": 3, "PriorityClass": 1, "NodePool": 0,
+        "PodMonitor": 0, "PrometheusRule": 0, "Deployment": 1, "CapacityBuffer": 0,
+        "NetworkPolicy": 1, "Service": 1, "HorizontalPodAutoscaler": 1,
+        "PodDisruptionBudget": 1, "Ingress": 0,
     },
-    "shadow": {"InferenceService": 2, "Trigger": 2, "ServiceAccount": 3},
+    "api": {
+        "Deployment": 1, "Service": 1, "HorizontalPodAutoscaler": 0, "PodDisruptionBudget": 1,
+        "NetworkPolicy": 1, "Ingress": 1, "ServiceAccount": 3,
+    },
+    "shadow": {"InferenceService": 2, "Trigger": 2, "ServiceAccount": 4},
     "triggermesh": {"AWSEventBridgeSource": 1, "IntegrationSource": 0, "Trigger": 1},
     "karpenter": {
-        "NodePool": 1, "EC2NodeClass": 1, "Deployment": 1, "PriorityClass": 2,
-        "NetworkPolicy": 1,
+        "NodePool": 1, "EC2NodeClass": 1, "Deployment": 2, "PriorityClass": 2,
+        "NetworkPolicy": 2,
     },
-    "capacity-buffer": {"CapacityBuffer": 1, "PodTemplate": 1, "Deployment": 0},
+    "capacity-buffer": {"CapacityBuffer": 1, "PodTemplate": 1, "Deployment": 1},
     "monitoring": {
-        "PodMonitor": 1, "ServiceMonitor": 1, "Service": 1, "PrometheusRule": 1, "ConfigMap": 2,
+        "PodMonitor": 1, "ServiceMonitor": 1, "Service": 2, "PrometheusRule": 1, "ConfigMap": 2,
     },
     "everything": {
         "InferenceService": 2, "Trigger": 2, "NodePool": 1, "EC2NodeClass": 1, "PodMonitor": 1,
-        "ServiceMonitor": 1, "PrometheusRule": 1, "Deployment": 1, "NetworkPolicy": 2,
+        "ServiceMonitor": 1, "PrometheusRule": 1, "Deployment": 2, "NetworkPolicy": 3,
+        "Ingress": 1,
     },
 }  # fmt: skip
 
@@ -104,3 +110,5 @@ def test_notes_describe_the_event_path(profile: str) -> None:
         else ("dev.knative.connector.event.aws-sqs")
     )
     assert f"type = {event_type}" in notes
+    assert "Upload API: Service siteveil-api (port 80)" in notes
+    assert "port-forward service/siteveil-api 8000:80" in notes

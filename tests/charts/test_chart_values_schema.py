@@ -93,6 +93,14 @@ BAD_VALUES = [
     ({"inference.triton.metricsPort": "8080"}, "metricsPort"),
     ({"model.version": "latest"}, "/model/version"),
     ({"warmCapacity.mode": "always"}, "/warmCapacity/mode"),
+    ({"aws.apiRoleArn": "siteveil-api"}, "/aws/apiRoleArn"),
+    ({"aws.cognitoUserPoolId": "EXAMPLE01"}, "/aws/cognitoUserPoolId"),
+    ({"api.uploadExpiresSeconds": "30"}, "/api/uploadExpiresSeconds"),
+    ({"api.maxUploadBytes": "0"}, "/api/maxUploadBytes"),
+    ({"api.logLevel": "verbose"}, "/api/logLevel"),
+    ({"api.replica": "2"}, "replica"),
+    ({"api.autoscaling.minReplicas": "0"}, "/api/autoscaling/minReplicas"),
+    ({"api.networkPolicy.ingressFrom[0].namespace": "x"}, "namespace"),
 ]
 
 
@@ -106,6 +114,11 @@ def test_helm_rejects_bad_values(sets: dict[str, str], where: str) -> None:
 def test_cross_field_rule_max_below_min_is_refused() -> None:
     with pytest.raises(HelmFailed, match="maxReplicas"):
         template(sets={"inference.minReplicas": "3", "inference.maxReplicas": "2"})
+
+
+def test_api_hpa_max_below_min_is_refused() -> None:
+    with pytest.raises(HelmFailed, match="api.autoscaling.maxReplicas"):
+        template(sets={"api.autoscaling.minReplicas": "5", "api.autoscaling.maxReplicas": "3"})
 
 
 def test_secret_auth_needs_a_secret_name() -> None:

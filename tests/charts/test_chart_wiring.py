@@ -366,7 +366,7 @@ def test_the_large_volume_is_where_images_live(alias: str, device: str) -> None:
 def test_placeholders_yield_to_inference_pods(rendered: Rendered) -> None:
     objs = rendered("karpenter")
     predictor = one(objs, "InferenceService")["spec"]["predictor"]
-    placeholder = one(objs, "Deployment")["spec"]["template"]["spec"]
+    placeholder = one(objs, "Deployment", "siteveil-gpu-warm")["spec"]["template"]["spec"]
     inference_priority = one(objs, "PriorityClass", predictor["priorityClassName"])
     placeholder_priority = one(objs, "PriorityClass", placeholder["priorityClassName"])
     assert placeholder_priority["value"] < 0 < inference_priority["value"]
@@ -406,7 +406,7 @@ def test_monitors_scrape_both_containers(rendered: Rendered) -> None:
     selector = pod_monitor["spec"]["selector"]["matchExpressions"][0]
     assert selector["key"] == "serving.kserve.io/inferenceservice"
     assert isvc["metadata"]["name"] in selector["values"]
-    service = one(objs, "Service")
+    service = one(objs, "Service", "siteveil-metrics")
     assert {p["targetPort"] for p in service["spec"]["ports"]} == {8080, triton_port}
     monitor = one(objs, "ServiceMonitor")
     assert (

@@ -181,3 +181,21 @@ securityContext:
   capabilities:
     drop: [ALL]
 {{- end -}}
+
+
+{{/* The upload API: object name, pod labels, and its JWT settings derived from Cognito. */}}
+{{- define "siteveil.apiName" -}}
+{{- printf "%s-api" (include "siteveil.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "siteveil.apiSelectorLabels" -}}
+{{ include "siteveil.selectorLabels" . }}
+app.kubernetes.io/component: api
+{{- end -}}
+
+{{/* https://cognito-idp.<region>.amazonaws.com/<pool id>; the pool id starts with its region. */}}
+{{- define "siteveil.cognitoIssuer" -}}
+{{- with .Values.aws.cognitoUserPoolId -}}
+{{- printf "https://cognito-idp.%s.amazonaws.com/%s" (splitList "_" . | first) . -}}
+{{- end -}}
+{{- end -}}
