@@ -1,7 +1,7 @@
 """The real single-machine stack, started once per session for the end-to-end tests.
 
 moto (S3 + EventBridge + SQS), Triton (nvidia-pytriton's tritonserver with the demo model), the
-transformer under Gunicorn and the relay: every part a real process on 127.0.0.1. The relay
+transformer under Gunicorn, the relay and the upload API: every part a real process on 127.0.0.1. The relay
 retries quickly here (2 retries from 0.3 s) so that the dead-letter paths stay short.
 """
 

@@ -1,6 +1,6 @@
-"""End to end: a batch of 50 images uploaded with the `siteveil` CLI through the upload API into the
-local stack (moto S3 → EventBridge → SQS → relay → transformer → Triton) ends complete with the
-right counts, and every result is downloadable through the API's presigned links."""
+"""End to end: a batch of 50 images uploaded with the `siteveil` CLI through the stack's own upload
+API (moto S3 → EventBridge → SQS → relay → transformer → Triton) ends complete with the right
+counts, and every result is downloadable through the API's presigned links."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,80 +17,22 @@ import requests
 from PIL import Image
 from skimage import data
 
-from stack.config import REPO_ROOT, StackConfig
-from stack.lifecycle import StackState, running_stack
-from stack.processes import free_port
-from stack.triton import DEFAULT_VENV
+from stack.lifecycle import StackState
 
-MODEL = REPO_ROOT / "model_repository" / "person_segmenter" / "1" / "model.onnx"
 TENANT = "e2e-tenant"
 PEOPLE, NO_PEOPLE, CORRUPT = 24, 24, 2  # 50 in all
 
 
-def _python_m(args: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
-def _api_env(state: StackState, keys_dir: Path) -> dict[str, str]:
+def _customer_env(stack: StackState) -> dict[str, str]:
+    """A customer's environment: the API's URL and a dev token minted as `make up` says; no AWS
+    credentials and no API settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SITEVEIL_"))}
-    env.update(state.env())
-    env.update(
-        {
-            "SITEVEIL_API_UPLOADS_BUCKET": state.uploads_bucket,
-            "SITEVEIL_API_RESULTS_BUCKET": state.results_bucket,
-            "SITEVEIL_API_JWKS_PATH": str(keys_dir / "jwks.json"),
-            "SITEVEIL_API_ISSUER": "siteveil-dev",
-            "SITEVEIL_API_AUDIENCE": "siteveil-api",
-        }
-    )
-    return env
-
-
-@pytest.fixture
-def stack_with_api(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """The local stack plus `python -m api serve` pointed at its buckets: (API URL, env)."""
-    if not MODEL.exists():
-        pytest.skip(f"{MODEL} is missing: run `make model`")
-    if not (DEFAULT_VENV / "bin" / "python").exists():
-        pytest.skip(f"no Triton virtualenv at {DEFAULT_VENV}: run `make triton-venv`")
-    with running_stack(StackConfig(state_dir=tmp_path / "stack")) as state:
-        env = _api_env(state, tmp_path / "keys")
-        _python_m(["api", "dev-keys", "--dir", str(tmp_path / "keys")], env)
-        port = free_port()
-        log_path = tmp_path / "api.log"
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "api", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None, log_path.read_text()
-                try:
-                    if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.2)
-            token = _python_m(
-                ["api", "dev-token", "--tenant", TENANT, "--dir", str(tmp_path / "keys")], env
-            )
-            yield url, {**env, "SITEVEIL_TOKEN": token, "SITEVEIL_API_URL": url}
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
+    token = subprocess.run(
+        [sys.executable, "-m", "api", "dev-token", "--tenant", TENANT,
+         "--dir", stack.api_keys_dir, "--issuer", "siteveil-dev", "--audience", "siteveil-api"],
+        env=env, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.strip()  # fmt: skip
+    return {**env, "SITEVEIL_TOKEN": token, "SITEVEIL_API_URL": stack.api_url}
 
 
 def _frames(folder: Path) -> dict[str, bool | None]:
@@ -119,10 +59,8 @@ def _frames(folder: Path) -> dict[str, bool | None]:
 
 
 @pytest.mark.e2e
-def test_batch_of_50_through_the_local_stack(
-    stack_with_api: tuple[str, dict[str, str]], tmp_path: Path
-) -> None:
-    url, env = stack_with_api
+def test_batch_of_50_through_the_local_stack(stack: StackState, tmp_path: Path) -> None:
+    url, env = stack.api_url, _customer_env(stack)
     expected = _frames(tmp_path / "frames")
     out = tmp_path / "out"
     siteveil = Path(sys.executable).with_name("siteveil")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,7 @@ def test_the_demo_anonymizes_the_samples_and_writes_its_outputs(tmp_path: Path) 
                 break
         else:
             pytest.fail(f"{row['name']} missing from the printed table")
+    batch_ids = set()
     for name, ext in [("astronaut", "jpg"), ("cameraman", "png"), ("rocket", "jpg"),
                       ("composite", "jpg")]:
         folder = out / name
@@ -52,6 +54,11 @@ def test_the_demo_anonymizes_the_samples_and_writes_its_outputs(tmp_path: Path) 
             f"original.{ext}", f"anonymized.{ext}", "mask.png", "result.json"}
         record = ResultRecord.model_validate_json((folder / "result.json").read_text())
         assert record.status == "anonymized"
+        # The upload API chose the key: tenant demo, an id of one batch (<batch>-<nnnn>).
+        item = re.fullmatch(r"incoming/demo/\d{4}/\d\d/\d\d/([0-9a-f]{32})-\d{4}\.(\w+)",
+                            record.source.key)
+        assert item and record.image_id in record.source.key and item[2] == ext, record.source
+        batch_ids.add(item[1])
         original = Image.open(folder / f"original.{ext}")
         assert Image.open(folder / f"anonymized.{ext}").size == original.size
         assert Image.open(folder / "mask.png").size == original.size
@@ -59,6 +66,14 @@ def test_the_demo_anonymizes_the_samples_and_writes_its_outputs(tmp_path: Path) 
     sheet = Image.open(out / "contact_sheet.png")
     assert sheet.format == "PNG" and sheet.height > 4 * 240
     assert not list((tmp_path / "state" / "pids").glob("*.pid"))  # the stack is stopped
+
+    # It went through the API with the CLI: one batch, polled, every image reported done.
+    assert len(batch_ids) == 1
+    api_log = (tmp_path / "state" / "logs" / "api.log").read_text()
+    assert api_log.count('POST /v1/batches HTTP/1.1\\" 201') == 1
+    assert f'GET /v1/batches/{batch_ids.pop()} HTTP/1.1\\" 200' in api_log
+    report = (tmp_path / "state" / "logs" / "siteveil-cli.log").read_text().splitlines()
+    assert sorted(line.split("\t")[0] for line in report) == ["done"] * 4
 
 
 def test_the_demo_on_your_own_files_fails_when_one_is_not_an_image(tmp_path: Path) -> None:

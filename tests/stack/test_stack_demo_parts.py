@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from skimage import data
 from stack.demo import image_id, user_samples
 from stack.report import Row, contact_sheet, table
 from stack.samples import COMPOSITE_PEOPLE, composite, demo_samples
+from stack.uploads import dead_letter_for_image
 from transformer.keys import is_valid_id
 
 
@@ -73,3 +75,15 @@ def test_contact_sheet_shows_before_and_after_per_row() -> None:
     assert sheet.width >= 12 + 200 + 12 + 200
     assert (pixels == [255, 0, 0]).all(axis=2).sum() >= 200 * 100 * 0.99  # before
     assert (pixels == [0, 0, 255]).all(axis=2).sum() >= 200 * 100 * 0.99  # after
+
+
+def test_a_dead_letter_is_matched_to_an_upload_by_tenant_and_image_id() -> None:
+    def letter(key: str) -> dict[str, object]:
+        return {"Body": json.dumps({"detail-type": "Object Created",
+                                    "detail": {"object": {"key": key}}})}
+
+    letters = [{"Body": "not json"}, letter("incoming/other/2026/01/02/img-1.jpg"),
+               letter("api/images/demo/img-1.json"), letter("incoming/demo/2026/01/02/img-1.png")]
+    assert dead_letter_for_image("demo", "img-1", letters) is letters[3]
+    assert dead_letter_for_image("demo", "img-2", letters) is None
+    assert dead_letter_for_image("other", "img-1", letters) is letters[1]
