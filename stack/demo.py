@@ -37,7 +37,8 @@ API_STATUS = {"done": "anonymized", "failed": "failed"}  # the API's names → t
 
 
 def image_id(name: str, taken: set[str]) -> str:
-    """A key-safe id ([a-z0-9-]{1,64}) from a file name, unique among those taken."""
+    """The demo's name for a file ([a-z0-9-]{1,64}: its output folder and upload file name),
+    unique among those taken."""
     base = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:56] or "image"
     candidate, n = base, 2
     while candidate in taken:

@@ -12,7 +12,8 @@ from skimage import data
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One image to upload: a name (also its image id), encoded bytes, and the file extension."""
+    """One image to upload: a name (its output folder and upload file name), encoded bytes, and
+    the file extension."""
 
     name: str
     data: bytes
