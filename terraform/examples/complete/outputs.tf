@@ -7,6 +7,7 @@ locals {
     uploadsBucket         = module.storage.uploads_bucket_name
     uploadsPrefix         = module.storage.incoming_prefix
     resultsBucket         = module.storage.results_bucket_name
+    apiStateBucket        = module.storage.api_state_bucket_name
     queueUrl              = module.events.queue_url
     queueArn              = module.events.queue_arn
     eventBusArn           = module.events.event_bus_arn
@@ -15,6 +16,9 @@ locals {
     inferenceRoleArn      = module.cluster.inference_role_arn
     shadowRoleArn         = module.cluster.shadow_role_arn
     eventSourceRoleArn    = module.cluster.event_source_role_arn
+    apiRoleArn            = module.cluster.api_role_arn
+    cognitoUserPoolId     = module.auth.user_pool_id
+    cognitoAppClientIds   = [module.auth.audience]
     eksClusterName        = module.cluster.cluster_name
     karpenterNodeRoleName = module.cluster.karpenter_node_role_name
   }

@@ -36,6 +36,7 @@ locals {
     uploadsBucket   = module.storage.uploads_bucket_name
     uploadsPrefix   = module.storage.incoming_prefix
     resultsBucket   = module.storage.results_bucket_name
+    apiStateBucket  = module.storage.api_state_bucket_name
     queueUrl        = module.events.queue_url
     queueArn        = module.events.queue_arn
     eventBusArn     = module.events.event_bus_arn

@@ -3,138 +3,77 @@
 #   inference     = read uploads + write results/ (+ delete originals) + read models
 #   shadow        = read uploads + write shadow/                       + read models
 #   event_source  = consume the upload-events queue
+#   api           = presign uploads into incoming/ + read results/ + its own state under api/
 #   knative_kafka = Kafka client of the MSK cluster (Knative's Kafka controller and data plane)
 # "read models" is the storage initializer's duty: KServe runs the storage initializer as an init
 # container of the InferenceService pod, under the pod's service account, so it belongs to the
 # inference and shadow roles rather than to a role of its own.
+#
+# ListBucket uses StringLikeIfExists on s3:prefix: listings are limited to the role's prefixes,
+# while requests that carry no prefix still count (S3 consults ListBucket to answer 404 rather
+# than 403 for a missing key — the transformer maps 404 to "do not retry" — and HeadBucket needs
+# it). The cost: a listing without any prefix is allowed too; it reveals key names, no content.
 
 locals {
-  s3_via   = "s3.${local.region}.amazonaws.com"
-  sqs_via  = "sqs.${local.region}.amazonaws.com"
-  incoming = var.storage.incoming_prefix
-  results  = var.storage.results_prefix
-  shadow   = var.storage.shadow_prefix
-  models   = var.storage.models_prefix
+  s3_via    = "s3.${local.region}.amazonaws.com"
+  sqs_via   = "sqs.${local.region}.amazonaws.com"
+  incoming  = var.storage.incoming_prefix
+  results   = var.storage.results_prefix
+  shadow    = var.storage.shadow_prefix
+  models    = var.storage.models_prefix
+  api_state = var.storage.api_state_prefix
+
+  # Duty → (bucket, prefix, object actions, KMS actions): one policy each, same shape.
+  s3_duties = {
+    read_uploads     = { bucket = var.storage.uploads_bucket_arn, prefixes = [local.incoming], actions = ["s3:GetObject"], kms = ["kms:Decrypt"] }
+    delete_originals = { bucket = var.storage.uploads_bucket_arn, prefixes = [local.incoming], actions = ["s3:DeleteObject"], kms = [] }
+    # GetObject too: a duplicate event re-reads result.json instead of redoing the work.
+    write_results = { bucket = var.storage.results_bucket_arn, prefixes = [local.results], actions = ["s3:PutObject", "s3:GetObject"], kms = ["kms:GenerateDataKey", "kms:Decrypt"] }
+    write_shadow  = { bucket = var.storage.results_bucket_arn, prefixes = [local.shadow], actions = ["s3:PutObject", "s3:GetObject"], kms = ["kms:GenerateDataKey", "kms:Decrypt"] }
+    read_models   = { bucket = var.storage.models_bucket_arn, prefixes = [local.models], actions = ["s3:GetObject", "s3:GetObjectVersion"], kms = ["kms:Decrypt"] }
+    # A presigned PUT/POST is authorised as the signer: the API needs PutObject where customers upload.
+    presign_uploads = { bucket = var.storage.uploads_bucket_arn, prefixes = [local.incoming], actions = ["s3:PutObject"], kms = ["kms:GenerateDataKey"] }
+    read_results    = { bucket = var.storage.results_bucket_arn, prefixes = [local.results], actions = ["s3:GetObject"], kms = ["kms:Decrypt"] }
+    api_state       = { bucket = var.storage.api_state_bucket_arn, prefixes = [local.api_state], actions = ["s3:GetObject", "s3:PutObject"], kms = ["kms:GenerateDataKey", "kms:Decrypt"] }
+  }
 }
 
-data "aws_iam_policy_document" "read_uploads" {
+data "aws_iam_policy_document" "s3_duty" {
+  for_each = local.s3_duties
+
   statement {
-    sid       = "ReadOriginals"
+    sid       = "Objects"
     effect    = "Allow"
-    actions   = ["s3:GetObject"]
-    resources = ["${var.storage.uploads_bucket_arn}/${local.incoming}*"]
+    actions   = each.value.actions
+    resources = [for prefix in each.value.prefixes : "${each.value.bucket}/${prefix}*"]
   }
 
-  # Without ListBucket a missing object answers 403 instead of 404 (the transformer maps 404 to
-  # "do not retry").
   statement {
-    sid       = "ListOriginals"
+    sid       = "ListUnderPrefix"
     effect    = "Allow"
     actions   = ["s3:ListBucket"]
-    resources = [var.storage.uploads_bucket_arn]
+    resources = [each.value.bucket]
 
     condition {
-      test     = "StringLike"
+      test     = "StringLikeIfExists"
       variable = "s3:prefix"
-      values   = ["${local.incoming}*"]
+      values   = [for prefix in each.value.prefixes : "${prefix}*"]
     }
   }
 
-  statement {
-    sid       = "DecryptOriginals"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt"]
-    resources = [var.storage.kms_key_arn]
+  dynamic "statement" {
+    for_each = length(each.value.kms) > 0 ? [each.value.kms] : []
+    content {
+      sid       = "KeyThroughS3"
+      effect    = "Allow"
+      actions   = statement.value
+      resources = [var.storage.kms_key_arn]
 
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = [local.s3_via]
-    }
-  }
-}
-
-data "aws_iam_policy_document" "delete_originals" {
-  statement {
-    sid       = "DeleteOriginals"
-    effect    = "Allow"
-    actions   = ["s3:DeleteObject"]
-    resources = ["${var.storage.uploads_bucket_arn}/${local.incoming}*"]
-  }
-}
-
-data "aws_iam_policy_document" "write_results" {
-  for_each = {
-    results = local.results
-    shadow  = local.shadow
-  }
-
-  # GetObject too: a duplicate event re-reads result.json instead of redoing the work.
-  statement {
-    sid       = "ReadWriteResults"
-    effect    = "Allow"
-    actions   = ["s3:PutObject", "s3:GetObject"]
-    resources = ["${var.storage.results_bucket_arn}/${each.value}*"]
-  }
-
-  statement {
-    sid       = "ListResults"
-    effect    = "Allow"
-    actions   = ["s3:ListBucket"]
-    resources = [var.storage.results_bucket_arn]
-
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${each.value}*"]
-    }
-  }
-
-  statement {
-    sid       = "EncryptResults"
-    effect    = "Allow"
-    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-    resources = [var.storage.kms_key_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = [local.s3_via]
-    }
-  }
-}
-
-data "aws_iam_policy_document" "read_models" {
-  statement {
-    sid       = "ReadModelRepository"
-    effect    = "Allow"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
-    resources = ["${var.storage.models_bucket_arn}/${local.models}*"]
-  }
-
-  statement {
-    sid       = "ListModelRepository"
-    effect    = "Allow"
-    actions   = ["s3:ListBucket"]
-    resources = [var.storage.models_bucket_arn]
-
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${local.models}*"]
-    }
-  }
-
-  statement {
-    sid       = "DecryptModels"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt"]
-    resources = [var.storage.kms_key_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = [local.s3_via]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [local.s3_via]
+      }
     }
   }
 }
@@ -173,14 +112,8 @@ data "aws_iam_policy_document" "consume_queue" {
 locals {
   # Our policies, by name. The Karpenter and Kafka ones exist only when that capacity is on.
   policies = merge(
-    {
-      read_uploads     = data.aws_iam_policy_document.read_uploads.json
-      delete_originals = data.aws_iam_policy_document.delete_originals.json
-      write_results    = data.aws_iam_policy_document.write_results["results"].json
-      write_shadow     = data.aws_iam_policy_document.write_results["shadow"].json
-      read_models      = data.aws_iam_policy_document.read_models.json
-      consume_queue    = data.aws_iam_policy_document.consume_queue.json
-    },
+    { for duty, document in data.aws_iam_policy_document.s3_duty : duty => document.json },
+    { consume_queue = data.aws_iam_policy_document.consume_queue.json },
     var.msk == null ? {} : { kafka_client = var.msk.client_policy_json },
     local.karpenter ? { karpenter_controller = data.aws_iam_policy_document.karpenter_controller["this"].json } : {},
   )
@@ -203,6 +136,11 @@ locals {
     event_source = {
       subjects = ["${var.namespace}:${var.service_accounts.event_source}"]
       policies = ["consume_queue"]
+      managed  = []
+    }
+    api = {
+      subjects = ["${var.namespace}:${var.service_accounts.api}"]
+      policies = ["presign_uploads", "read_results", "api_state"]
       managed  = []
     }
   }

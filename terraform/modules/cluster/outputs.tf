@@ -43,6 +43,11 @@ output "event_source_role_arn" {
   value       = aws_iam_role.irsa["event_source"].arn
 }
 
+output "api_role_arn" {
+  description = "IRSA role of the upload API (chart `aws.apiRoleArn`)."
+  value       = aws_iam_role.irsa["api"].arn
+}
+
 output "knative_kafka_role_arn" {
   description = "IRSA role to annotate on Knative's Kafka controller and data-plane service accounts; null without MSK."
   value       = try(aws_iam_role.irsa["knative_kafka"].arn, null)

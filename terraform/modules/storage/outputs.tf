@@ -62,3 +62,18 @@ output "models_storage_uri" {
   description = "Base URI of the model repositories (chart `aws.modelStorageUri`; `export/publish.py --destination`)."
   value       = "s3://${aws_s3_bucket.models.bucket}/${trimsuffix(var.models_prefix, "/")}"
 }
+
+output "api_state_bucket_name" {
+  description = "Bucket of the upload API's state (the uploads bucket; chart `aws.apiStateBucket`)."
+  value       = aws_s3_bucket.uploads.bucket
+}
+
+output "api_state_bucket_arn" {
+  description = "ARN of the bucket of the upload API's state."
+  value       = aws_s3_bucket.uploads.arn
+}
+
+output "api_state_prefix" {
+  description = "Key prefix of the upload API's state."
+  value       = var.api_state_prefix
+}

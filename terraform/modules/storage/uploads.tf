@@ -85,13 +85,14 @@ resource "aws_s3_bucket_lifecycle_configuration" "uploads" {
   }
 }
 
-# Browsers PUT straight to presigned URLs: allow exactly that, from the listed origins only.
+# Browsers PUT (or POST a form) straight to presigned URLs: allow exactly that, from the listed
+# origins only.
 resource "aws_s3_bucket_cors_configuration" "uploads" {
   count  = length(var.cors_allowed_origins) > 0 ? 1 : 0
   bucket = aws_s3_bucket.uploads.id
 
   cors_rule {
-    allowed_methods = ["PUT"]
+    allowed_methods = ["PUT", "POST"]
     allowed_origins = var.cors_allowed_origins
     allowed_headers = ["content-type", "content-md5", "x-amz-*"]
     expose_headers  = ["ETag"]

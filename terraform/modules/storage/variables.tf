@@ -19,6 +19,17 @@ variable "models_prefix" {
   }
 }
 
+variable "api_state_prefix" {
+  description = "Key prefix, in the uploads bucket, of the upload API's state (image index, batch manifests, hashed API keys). Lifecycle never expires it."
+  type        = string
+  default     = "api/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$", var.api_state_prefix)) && !startswith(var.api_state_prefix, "incoming/")
+    error_message = "api_state_prefix must be a non-empty key prefix ending in '/', outside incoming/ (state must neither expire nor trigger events)."
+  }
+}
+
 variable "uploads_expiration_days" {
   description = "Days after which an original upload under `incoming/` is deleted whatever happened to it: the GDPR safety net behind the transformer's own deletion."
   type        = number

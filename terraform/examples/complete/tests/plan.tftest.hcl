@@ -47,6 +47,9 @@ mock_provider "aws" {
       bootstrap_brokers_sasl_iam = "b-1.mock.kafka.eu-west-1.amazonaws.com:9098,b-2.mock.kafka.eu-west-1.amazonaws.com:9098"
     }
   }
+  mock_resource "aws_cognito_user_pool" {
+    defaults = { id = "eu-west-1_Mock01234" }
+  }
   mock_resource "aws_eks_cluster" {
     defaults = {
       arn                   = "arn:aws:eks:eu-west-1:123456789012:cluster/mock"
@@ -69,7 +72,7 @@ run "karpenter" {
   command = apply
 
   assert {
-    condition     = length(setsubtract(["region", "uploadsBucket", "uploadsPrefix", "resultsBucket", "queueUrl", "queueArn", "eventBusArn", "modelStorageUri", "mskBootstrapServers", "inferenceRoleArn", "shadowRoleArn", "eventSourceRoleArn", "eksClusterName", "karpenterNodeRoleName"], keys(output.helm_values.aws))) == 0
+    condition     = length(setsubtract(["region", "uploadsBucket", "uploadsPrefix", "resultsBucket", "queueUrl", "queueArn", "eventBusArn", "modelStorageUri", "mskBootstrapServers", "inferenceRoleArn", "shadowRoleArn", "eventSourceRoleArn", "apiRoleArn", "apiStateBucket", "cognitoUserPoolId", "cognitoAppClientIds", "eksClusterName", "karpenterNodeRoleName"], keys(output.helm_values.aws))) == 0
     error_message = "helm_values.aws misses a chart key"
   }
 

@@ -59,14 +59,16 @@ mock_provider "aws" {
 
 variables {
   storage = {
-    uploads_bucket_arn = "arn:aws:s3:::siteveil-test-uploads"
-    results_bucket_arn = "arn:aws:s3:::siteveil-test-results"
-    models_bucket_arn  = "arn:aws:s3:::siteveil-test-models"
-    kms_key_arn        = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
-    incoming_prefix    = "incoming/"
-    results_prefix     = "results/"
-    shadow_prefix      = "shadow/"
-    models_prefix      = "repositories/"
+    uploads_bucket_arn   = "arn:aws:s3:::siteveil-test-uploads"
+    results_bucket_arn   = "arn:aws:s3:::siteveil-test-results"
+    models_bucket_arn    = "arn:aws:s3:::siteveil-test-models"
+    api_state_bucket_arn = "arn:aws:s3:::siteveil-test-uploads"
+    kms_key_arn          = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    incoming_prefix      = "incoming/"
+    results_prefix       = "results/"
+    shadow_prefix        = "shadow/"
+    models_prefix        = "repositories/"
+    api_state_prefix     = "api/"
   }
   queue = { arn = "arn:aws:sqs:eu-west-1:123456789012:siteveil-test-uploads" }
 }
@@ -155,14 +157,16 @@ run "cluster_refuses_a_role_scoped_to_a_whole_bucket" {
     vpc_id     = "vpc-0123456789abcdef0"
     subnet_ids = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
     storage = {
-      uploads_bucket_arn = "arn:aws:s3:::siteveil-test-uploads"
-      results_bucket_arn = "arn:aws:s3:::siteveil-test-results"
-      models_bucket_arn  = "arn:aws:s3:::siteveil-test-models"
-      kms_key_arn        = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
-      incoming_prefix    = "incoming/"
-      results_prefix     = ""
-      shadow_prefix      = "shadow/"
-      models_prefix      = "repositories/"
+      uploads_bucket_arn   = "arn:aws:s3:::siteveil-test-uploads"
+      results_bucket_arn   = "arn:aws:s3:::siteveil-test-results"
+      models_bucket_arn    = "arn:aws:s3:::siteveil-test-models"
+      api_state_bucket_arn = "arn:aws:s3:::siteveil-test-uploads"
+      kms_key_arn          = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+      incoming_prefix      = "incoming/"
+      results_prefix       = ""
+      shadow_prefix        = "shadow/"
+      models_prefix        = "repositories/"
+      api_state_prefix     = "api/"
     }
   }
   expect_failures = [var.storage]
