@@ -42,6 +42,16 @@ def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
     return list(document.get("statement", []))
 
 
+def all_statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Literal statements and the content of `dynamic "statement"` blocks."""
+    dynamic = [
+        content
+        for block in document.get("dynamic", [])
+        for content in block.get("statement", {}).get("content", [])
+    ]
+    return statements(document) + dynamic
+
+
 def conditions(statement: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
     return {c["variable"]: (c["test"], c["values"]) for c in statement.get("condition", [])}
 
@@ -204,9 +214,7 @@ def test_irsa_policies_are_scoped_to_key_prefixes(modules: dict[str, Any]) -> No
     test, values = conditions(listing)["s3:prefix"]
     assert test == "StringLikeIfExists"
     assert values == '${[for prefix in each.value.prefixes : "${prefix}*"]}'
-    (kms,) = document["dynamic"][0]["statement"]["content"] if isinstance(
-        document["dynamic"][0]["statement"]["content"], list
-    ) else [document["dynamic"][0]["statement"]["content"]]
+    (kms,) = document["dynamic"][0]["statement"]["content"]
     assert kms["resources"] == ["${var.storage.kms_key_arn}"]
     assert conditions(kms)["kms:ViaService"] == ("StringEquals", ["${local.s3_via}"])
 
@@ -259,7 +267,7 @@ def all_policy_documents(modules: dict[str, Any]) -> list[tuple[str, str, dict[s
 
 def test_no_policy_allows_anyone(modules: dict[str, Any]) -> None:
     for module_name, name, document in all_policy_documents(modules):
-        for statement in statements(document):
+        for statement in all_statements(document):
             if statement["effect"] != "Allow":
                 continue
             for principal in statement.get("principals", []):
@@ -286,10 +294,17 @@ def test_every_bucket_is_private_encrypted_and_tls_only(modules: dict[str, Any])
         assert default == {"sse_algorithm": "aws:kms", "kms_master_key_id": "${aws_kms_key.this.arn}"}
         assert rule["bucket_key_enabled"] is True
         assert bucket in policies
+        if bucket != "access_logs":
+            assert policies[bucket]["policy"] == f'${{data.aws_iam_policy_document.tls_only["{bucket}"].json}}'
+            assert policies[bucket]["count"] == "${var.enforce_tls ? 1 : 0}"
+    variables = {n: b for block in storage["variable"] for n, b in block.items()}
+    assert variables["enforce_tls"]["default"] is True
     documents = data(storage, "aws_iam_policy_document")
-    for name in ("tls_only", "access_logs"):
-        denies = [s for s in statements(documents[name]) if s["effect"] == "Deny"]
-        assert any(conditions(s).get("aws:SecureTransport") == ("Bool", ["false"]) for s in denies)
+    denies = [s for s in statements(documents["tls_only"]) if s["effect"] == "Deny"]
+    assert any(conditions(s).get("aws:SecureTransport") == ("Bool", ["false"]) for s in denies)
+    log_tls = documents["access_logs"]["dynamic"][0]["statement"]
+    assert log_tls["for_each"] == '${var.enforce_tls ? ["tls"] : []}'
+    assert conditions(log_tls["content"][0])["aws:SecureTransport"] == ("Bool", ["false"])
     assert any(
         conditions(s).get("s3:TlsVersion") == ("NumericLessThan", ["1.2"])
         for s in statements(documents["tls_only"])

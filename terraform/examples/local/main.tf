@@ -29,6 +29,10 @@ module "storage" {
   name                 = var.name
   cors_allowed_origins = ["http://localhost:8000"]
   force_destroy        = true
+
+  # The emulator speaks plain HTTP, and moto evaluates a conditional Deny as a Deny whatever the
+  # condition says: a TLS-only policy would refuse every request.
+  enforce_tls = false
 }
 
 module "events" {

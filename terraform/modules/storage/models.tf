@@ -47,6 +47,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "models" {
 }
 
 resource "aws_s3_bucket_policy" "models" {
+  count  = var.enforce_tls ? 1 : 0
   bucket = aws_s3_bucket.models.id
   policy = data.aws_iam_policy_document.tls_only["models"].json
 

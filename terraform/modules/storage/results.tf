@@ -40,6 +40,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "results" {
 }
 
 resource "aws_s3_bucket_policy" "results" {
+  count  = var.enforce_tls ? 1 : 0
   bucket = aws_s3_bucket.results.id
   policy = data.aws_iam_policy_document.tls_only["results"].json
 

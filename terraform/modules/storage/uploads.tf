@@ -40,6 +40,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "uploads" {
 }
 
 resource "aws_s3_bucket_policy" "uploads" {
+  count  = var.enforce_tls ? 1 : 0
   bucket = aws_s3_bucket.uploads.id
   policy = data.aws_iam_policy_document.tls_only["uploads"].json
 

@@ -143,6 +143,12 @@ variable "kms_deletion_window_days" {
   }
 }
 
+variable "enforce_tls" {
+  description = "Bucket policies deny every request not made over TLS 1.2 or newer. Only a local emulator that speaks plain HTTP needs false."
+  type        = bool
+  default     = true
+}
+
 variable "force_destroy" {
   description = "Let `terraform destroy` delete non-empty buckets. Keep false in production; tests against an emulator set it."
   type        = bool
