@@ -140,6 +140,7 @@ class Terraform:
             cwd=folder,
             env=self.env,
             capture_output=True,
+            check=False,
             text=True,
             timeout=timeout,
         )
@@ -152,7 +153,12 @@ class Terraform:
 
     def init(self, folder: Path) -> None:
         self.run(
-            folder, "init", "-backend=false", f"-plugin-dir={self.plugins}", "-no-color", timeout=300
+            folder,
+            "init",
+            "-backend=false",
+            f"-plugin-dir={self.plugins}",
+            "-no-color",
+            timeout=300,
         )
 
 
@@ -231,9 +237,11 @@ class MotoServer:
 def start_moto(log_dir: Path, attempts: int = 3) -> MotoServer:
     binary = REPO / ".venv" / "bin" / "moto_server"
     if not binary.exists():
-        raise ToolMissing(f"{binary} is missing: run `make setup` (moto[server] is in the stack extra)")
+        raise ToolMissing(
+            f"{binary} is missing: run `make setup` (moto[server] is in the stack extra)"
+        )
     last_error = ""
-    for attempt in range(attempts):
+    for _ in range(attempts):
         port = free_port()
         log_path = log_dir / f"moto-{port}.log"
         log = log_path.open("wb")
@@ -250,7 +258,6 @@ def start_moto(log_dir: Path, attempts: int = 3) -> MotoServer:
         server.stop()
         last_error = log_path.read_text(errors="replace")[-2000:]
         # Another process may have taken the port between our probe and moto's bind: retry.
-        _ = attempt
     raise AssertionError(f"moto_server did not start after {attempts} attempts:\n{last_error}")
 
 

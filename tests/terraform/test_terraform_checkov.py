@@ -33,6 +33,7 @@ def checkov_report() -> dict:
             "json",
         ],
         capture_output=True,
+        check=False,
         text=True,
         timeout=300,
     )

@@ -66,7 +66,9 @@ def test_module_has_the_usual_layout(module: str) -> None:
         assert (folder / name).is_file(), f"modules/{module}/{name} is missing"
 
 
-@pytest.mark.parametrize("root", [f"modules/{m}" for m in MODULES] + [f"examples/{e}" for e in EXAMPLES])
+@pytest.mark.parametrize(
+    "root", [f"modules/{m}" for m in MODULES] + [f"examples/{e}" for e in EXAMPLES]
+)
 def test_every_variable_and_output_is_documented_and_typed(root: str) -> None:
     module = load_module(TERRAFORM_DIR / root)
     variables = {n: b for block in module.get("variable", []) for n, b in block.items()}
@@ -83,9 +85,11 @@ def test_every_variable_and_output_is_documented_and_typed(root: str) -> None:
 def test_module_pins_terraform_and_the_aws_provider(module: str) -> None:
     versions = load_module(TERRAFORM_DIR / "modules" / module)["terraform"][0]
     assert versions["required_version"].startswith(">= 1.")
-    aws = versions["required_providers"][0]["aws"] if isinstance(
-        versions["required_providers"], list
-    ) else versions["required_providers"]["aws"]
+    aws = (
+        versions["required_providers"][0]["aws"]
+        if isinstance(versions["required_providers"], list)
+        else versions["required_providers"]["aws"]
+    )
     assert aws["source"] == "hashicorp/aws"
     assert "<" in aws["version"], "an upper bound keeps a major provider release from surprising us"
 
@@ -286,16 +290,27 @@ def test_every_bucket_is_private_encrypted_and_tls_only(modules: dict[str, Any])
     for bucket, body in buckets.items():
         assert "acl" not in body
         block = blocks[bucket]
-        for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"):
+        for flag in (
+            "block_public_acls",
+            "block_public_policy",
+            "ignore_public_acls",
+            "restrict_public_buckets",
+        ):
             assert block[flag] is True, f"{bucket}: {flag}"
         assert ownership[bucket]["rule"][0]["object_ownership"] == "BucketOwnerEnforced"
         rule = encryption[bucket]["rule"][0]
         default = rule["apply_server_side_encryption_by_default"][0]
-        assert default == {"sse_algorithm": "aws:kms", "kms_master_key_id": "${aws_kms_key.this.arn}"}
+        assert default == {
+            "sse_algorithm": "aws:kms",
+            "kms_master_key_id": "${aws_kms_key.this.arn}",
+        }
         assert rule["bucket_key_enabled"] is True
         assert bucket in policies
         if bucket != "access_logs":
-            assert policies[bucket]["policy"] == f'${{data.aws_iam_policy_document.tls_only["{bucket}"].json}}'
+            assert (
+                policies[bucket]["policy"]
+                == f'${{data.aws_iam_policy_document.tls_only["{bucket}"].json}}'
+            )
             assert policies[bucket]["count"] == "${var.enforce_tls ? 1 : 0}"
     variables = {n: b for block in storage["variable"] for n, b in block.items()}
     assert variables["enforce_tls"]["default"] is True
@@ -312,7 +327,9 @@ def test_every_bucket_is_private_encrypted_and_tls_only(modules: dict[str, Any])
 
 
 def test_every_kms_key_rotates(modules: dict[str, Any]) -> None:
-    keys = [(m, k) for m, module in modules.items() for k in resources(module, "aws_kms_key").values()]
+    keys = [
+        (m, k) for m, module in modules.items() for k in resources(module, "aws_kms_key").values()
+    ]
     assert len(keys) >= 3
     for module_name, key in keys:
         assert key["enable_key_rotation"] is True, module_name
