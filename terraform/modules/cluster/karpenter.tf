@@ -26,7 +26,8 @@ resource "aws_iam_role" "karpenter_node" {
 }
 
 resource "aws_iam_role_policy_attachment" "karpenter_node" {
-  for_each = local.karpenter ? toset(["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"]) : toset([])
+  # No CNI policy: the vpc-cni add-on has its own IRSA role on every node.
+  for_each = local.karpenter ? toset(["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"]) : toset([])
 
   role       = aws_iam_role.karpenter_node[0].name
   policy_arn = "arn:${local.partition}:iam::aws:policy/${each.value}"

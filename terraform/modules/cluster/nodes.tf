@@ -89,7 +89,7 @@ resource "aws_eks_node_group" "gpu" {
 
   scaling_config {
     min_size     = var.gpu_node_min_count
-    desired_size = max(var.gpu_node_min_count, 1)
+    desired_size = var.gpu_node_min_count
     max_size     = var.gpu_node_max_count
   }
 
