@@ -470,7 +470,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
     p.add_argument("--name", required=True)
     p.add_argument("--version", type=int, required=True)
-    p.add_argument("--destination", required=True, help="s3://bucket/prefix (the storageUri)")
+    p.add_argument(
+        "--destination",
+        required=True,
+        help="s3://bucket/prefix: the base (the chart's aws.modelStorageUri); the version lands in <base>/<name>/<version>/",
+    )
     p.set_defaults(func=cmd_publish)
     return parser
 

