@@ -16,14 +16,18 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 TEST_DEPS :=
 DEMO_DEPS :=
 
-.PHONY: help setup setup-dev test demo up down logs bench lint clean
+.PHONY: help setup setup-dev test demo up down logs lint clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo   - set up, start the local stack, anonymize sample images, write demo-output/"
 	@echo "make test   - set up and run every test"
-	@echo "make up / down / logs - the single-machine stack in the background"
+	@echo "make up / down / logs / status - the single-machine stack in the background"
 	@echo "make model  - build the demo model (TFLite -> ONNX) into model_repository/"
+	@echo "make engine - build a TensorRT plan (GPU machine with tensorrt; see export/README.md)"
+	@echo "make chart-lint / chart-test - helm lint + render + validate charts/siteveil"
+	@echo "make terraform-check - fmt, validate, terraform test and checkov for terraform/"
+	@echo "make lint   - ruff (lint + format check) and mypy over every package"
 
 $(VENV)/.stamp-base: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,7 +50,9 @@ test: setup-dev $(TEST_DEPS)
 
 lint: setup-dev
 	$(PY) -m pip install -q ruff mypy
-	$(VENV)/bin/ruff check transformer export stack tests
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy transformer export stack api siteveil_cli
 
 clean:
-	rm -rf $(VENV) .venv-* .tools .cache .stack demo-output bench-output
+	rm -rf $(VENV) .venv-* .tools .cache .stack demo-output

@@ -24,8 +24,12 @@ from stack.processes import log_tail
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
-    parser.add_argument("--state-dir", type=Path, default=StackConfig().state_dir,
-                        help="pid files, logs and stack.json (default: .stack/)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=StackConfig().state_dir,
+        help="pid files, logs and stack.json (default: .stack/)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start moto, Triton, the transformer, the relay and the API")
     commands.add_parser("down", help="stop everything `up` started")
@@ -71,8 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = StackConfig(state_dir=args.state_dir)
     try:
         if args.command == "up":
-            print("starting moto, Triton, the transformer, the relay and the upload API ...",
-                  flush=True)
+            print(
+                "starting moto, Triton, the transformer, the relay and the upload API ...",
+                flush=True,
+            )
             state = up(config)
             print(describe(state))
             print("\nstop it with `make down`; logs: `make logs` (FOLLOW=1 to follow)")

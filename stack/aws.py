@@ -89,9 +89,7 @@ def _create_bucket(s3: Any, name: str, region: str) -> None:
     if region == "us-east-1":
         s3.create_bucket(Bucket=name)
     else:
-        s3.create_bucket(
-            Bucket=name, CreateBucketConfiguration={"LocationConstraint": region}
-        )
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
 
 
 def _queue_arn(sqs: Any, url: str) -> str:
@@ -134,6 +132,4 @@ def provision(endpoint: str, layout: AwsLayout) -> Queues:
         Description="siteveil: uploads to incoming/ -> SQS",
     )
     events.put_targets(Rule=layout.rule, Targets=[{"Id": "uploads-queue", "Arn": queue_arn}])
-    return Queues(
-        url=queue_url, arn=queue_arn, dead_letter_url=dlq_url, dead_letter_arn=dlq_arn
-    )
+    return Queues(url=queue_url, arn=queue_arn, dead_letter_url=dlq_url, dead_letter_arn=dlq_arn)

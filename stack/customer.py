@@ -36,11 +36,24 @@ class Uploaded:
     latency_ms: float | None = None  # upload slot created → image processed (the API's clocks)
 
 
-def cli_command(python: Path, files: Sequence[Path], out: Path, *, timeout_s: float,
-                poll_s: float) -> list[str]:
+def cli_command(
+    python: Path, files: Sequence[Path], out: Path, *, timeout_s: float, poll_s: float
+) -> list[str]:
     """`siteveil upload FILE… --batch --out DIR` (the console script's module)."""
-    return [str(python), "-m", "siteveil_cli", "upload", *map(str, files), "--batch",
-            "--out", str(out), "--timeout", f"{timeout_s:g}", "--poll", f"{poll_s:g}"]
+    return [
+        str(python),
+        "-m",
+        "siteveil_cli",
+        "upload",
+        *map(str, files),
+        "--batch",
+        "--out",
+        str(out),
+        "--timeout",
+        f"{timeout_s:g}",
+        "--poll",
+        f"{poll_s:g}",
+    ]
 
 
 def cli_env(base: Mapping[str, str], api_url: str, token: str) -> dict[str, str]:
@@ -50,8 +63,9 @@ def cli_env(base: Mapping[str, str], api_url: str, token: str) -> dict[str, str]
     return env
 
 
-def run_cli(command: Sequence[str], env: Mapping[str, str], *, cwd: Path, log_path: Path,
-            timeout_s: float) -> None:
+def run_cli(
+    command: Sequence[str], env: Mapping[str, str], *, cwd: Path, log_path: Path, timeout_s: float
+) -> None:
     """Run the CLI: its report lines go to log_path, its progress and summary to our stderr.
 
     Exit 1 (some image failed or is still pending) is an answer, not an error; anything else
@@ -60,13 +74,22 @@ def run_cli(command: Sequence[str], env: Mapping[str, str], *, cwd: Path, log_pa
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
         try:
-            done = subprocess.run(list(command), env=dict(env), cwd=cwd, stdout=log,
-                                  stdin=subprocess.DEVNULL, timeout=timeout_s, check=False)
+            done = subprocess.run(
+                list(command),
+                env=dict(env),
+                cwd=cwd,
+                stdout=log,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout_s,
+                check=False,
+            )
         except subprocess.TimeoutExpired as exc:
             raise StackError(f"the siteveil CLI did not finish within {timeout_s:.0f} s") from exc
     if done.returncode not in (EXIT_OK, EXIT_INCOMPLETE):
-        raise StackError(f"the siteveil CLI failed (exit {done.returncode}; its message is "
-                         f"above, its report in {log_path})")
+        raise StackError(
+            f"the siteveil CLI failed (exit {done.returncode}; its message is "
+            f"above, its report in {log_path})"
+        )
 
 
 def _latency_ms(image: Mapping[str, Any]) -> float | None:
@@ -106,12 +129,26 @@ def collect_results(out: Path, client: ApiClient) -> dict[Path, Uploaded]:
 
 
 def upload_through_api(
-    files: Sequence[Path], *, api_url: str, token: str, out: Path, log_path: Path,
-    timeout_s: float, poll_s: float = 0.25, python: Path | None = None, cwd: Path,
+    files: Sequence[Path],
+    *,
+    api_url: str,
+    token: str,
+    out: Path,
+    log_path: Path,
+    timeout_s: float,
+    poll_s: float = 0.25,
+    python: Path | None = None,
+    cwd: Path,
 ) -> dict[Path, Uploaded]:
     """Upload the files as one batch with the CLI, wait, download; each file's outcome."""
-    command = cli_command(python or Path(sys.executable), files, out, timeout_s=timeout_s,
-                          poll_s=poll_s)
-    run_cli(command, cli_env(os.environ, api_url, token), cwd=cwd, log_path=log_path,
-            timeout_s=timeout_s + 120)
+    command = cli_command(
+        python or Path(sys.executable), files, out, timeout_s=timeout_s, poll_s=poll_s
+    )
+    run_cli(
+        command,
+        cli_env(os.environ, api_url, token),
+        cwd=cwd,
+        log_path=log_path,
+        timeout_s=timeout_s + 120,
+    )
     return collect_results(out, ApiClient(api_url, token=token))

@@ -63,8 +63,9 @@ def _prepare_output(output: Path) -> None:
     """Start from an empty folder, but only ever delete an earlier demo's output (marked)."""
     if output.exists() and any(output.iterdir()):
         if not (output / _MARKER).exists():
-            raise StackError(f"{output} is not empty and holds no earlier demo output; "
-                             "choose another --output")
+            raise StackError(
+                f"{output} is not empty and holds no earlier demo output; choose another --output"
+            )
         shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
     (output / _MARKER).write_text("written by `make demo`; the next demo replaces this folder\n")
@@ -91,8 +92,9 @@ def _stage(samples: Sequence[Sample], folder: Path) -> dict[Path, Sample]:
     return staged
 
 
-def _outcome(uploaded: Uploaded, letters: Callable[[], list[dict[str, Any]]],
-             timeout_s: float) -> tuple[str, str | None]:
+def _outcome(
+    uploaded: Uploaded, letters: Callable[[], list[dict[str, Any]]], timeout_s: float
+) -> tuple[str, str | None]:
     """The demo's status and reason for one file, from the API's status (and the DLQ)."""
     if uploaded.status in API_STATUS:
         return API_STATUS[uploaded.status], uploaded.reason
@@ -103,8 +105,13 @@ def _outcome(uploaded: Uploaded, letters: Callable[[], list[dict[str, Any]]],
 
 
 def _collect(
-    stack: StackClient, api: ApiClient, uploaded: Uploaded, status: str, reason: str | None,
-    sample: Sample, folder: Path,
+    stack: StackClient,
+    api: ApiClient,
+    uploaded: Uploaded,
+    status: str,
+    reason: str | None,
+    sample: Sample,
+    folder: Path,
 ) -> tuple[Row, bytes | None]:
     """Write the image's files; its summary row and the anonymized bytes (None when failed).
 
@@ -143,28 +150,40 @@ def run(samples: list[Sample], *, output: Path, config: StackConfig, timeout_s: 
     staged = _stage([s for s in samples if _rejection(s) is None], config.state_dir / "upload")
     downloads = config.state_dir / "downloads"
     shutil.rmtree(downloads, ignore_errors=True)
-    print(f"starting the local stack (moto, Triton, transformer, relay, upload API; logs in "
-          f"{config.logs_dir}) ...", flush=True)
+    print(
+        f"starting the local stack (moto, Triton, transformer, relay, upload API; logs in "
+        f"{config.logs_dir}) ...",
+        flush=True,
+    )
     started = time.monotonic()
     with running_stack(config) as state:
         print(f"stack ready in {time.monotonic() - started:.1f} s", flush=True)
         token = dev_token(Path(state.api_keys_dir), TENANT)
         results: dict[Path, Uploaded] = {}
         if staged:
-            print(f"siteveil upload: {len(staged)} image(s) as tenant {TENANT!r} (dev token) "
-                  f"through the upload API at {state.api_url}: one batch, presigned PUTs, "
-                  "waiting, downloads through presigned links ...", flush=True)
+            print(
+                f"siteveil upload: {len(staged)} image(s) as tenant {TENANT!r} (dev token) "
+                f"through the upload API at {state.api_url}: one batch, presigned PUTs, "
+                "waiting, downloads through presigned links ...",
+                flush=True,
+            )
             results = upload_through_api(
-                list(staged), api_url=state.api_url, token=token, out=downloads,
-                log_path=config.logs_dir / "siteveil-cli.log", timeout_s=timeout_s,
-                cwd=REPO_ROOT)
+                list(staged),
+                api_url=state.api_url,
+                token=token,
+                out=downloads,
+                log_path=config.logs_dir / "siteveil-cli.log",
+                timeout_s=timeout_s,
+                cwd=REPO_ROOT,
+            )
         stack, api = StackClient(state), ApiClient(state.api_url, token=token)
         letters = functools.cache(stack.dead_letters)
         for path, sample in staged.items():
             uploaded = results[path]
             status, reason = _outcome(uploaded, letters, timeout_s)
-            row, anonymized = _collect(stack, api, uploaded, status, reason, sample,
-                                       output / sample.name)
+            row, anonymized = _collect(
+                stack, api, uploaded, status, reason, sample, output / sample.name
+            )
             rows.append(row)
             sheet_items.append((row, sample.data, anonymized))
         print("stopping the stack ...", flush=True)
@@ -172,14 +191,15 @@ def run(samples: list[Sample], *, output: Path, config: StackConfig, timeout_s: 
     order = {s.name: i for i, s in enumerate(samples)}
     rows.sort(key=lambda r: order[r.name])
     sheet_items.sort(key=lambda item: order[item[0].name])
-    (output / "summary.json").write_text(
-        json.dumps([r.as_json() for r in rows], indent=2) + "\n")
+    (output / "summary.json").write_text(json.dumps([r.as_json() for r in rows], indent=2) + "\n")
     (output / "contact_sheet.png").write_bytes(contact_sheet(sheet_items))
     print()
     print(table(rows))
     print()
-    print(f"wrote {output}/<image>/{{original.*, anonymized.*, mask.png, result.json}}, "
-          f"{output}/contact_sheet.png and {output}/summary.json")
+    print(
+        f"wrote {output}/<image>/{{original.*, anonymized.*, mask.png, result.json}}, "
+        f"{output}/contact_sheet.png and {output}/summary.json"
+    )
     failed = [r.name for r in rows if r.status != "anonymized"]
     if failed:
         print(f"NOT anonymized: {', '.join(failed)}", file=sys.stderr)
@@ -192,15 +212,28 @@ def _interrupted(signum: int, _: FrameType | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stack.demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", nargs="+", type=Path, metavar="FILE",
-                        help="your own JPEG / PNG / WebP files instead of the samples")
+    parser = argparse.ArgumentParser(
+        prog="python -m stack.demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--images",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="your own JPEG / PNG / WebP files instead of the samples",
+    )
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "demo-output")
-    parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".stack" / "demo",
-                        help="the demo stack's own pid files and logs (apart from `make up`)")
-    parser.add_argument("--timeout", type=float, default=180.0,
-                        help="seconds to wait for all results")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=REPO_ROOT / ".stack" / "demo",
+        help="the demo stack's own pid files and logs (apart from `make up`)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=180.0, help="seconds to wait for all results"
+    )
     args = parser.parse_args(argv)
     # `kill` / CI cancellation: unwind through running_stack so the stack is stopped too.
     signal.signal(signal.SIGTERM, _interrupted)
@@ -212,8 +245,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         samples = demo_samples()
     try:
-        return run(samples, output=args.output, config=StackConfig(state_dir=args.state_dir),
-                   timeout_s=args.timeout)
+        return run(
+            samples,
+            output=args.output,
+            config=StackConfig(state_dir=args.state_dir),
+            timeout_s=args.timeout,
+        )
     except (StackError, ApiError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -131,7 +131,9 @@ def _child_env(config: StackConfig, aws_endpoint: str) -> dict[str, str]:
 def transformer_command(config: StackConfig, triton_http: str, port: int) -> list[str]:
     """`python -m transformer` with KServe-compatible flags, as the InferenceService runs it."""
     return [
-        str(config.python), "-m", "transformer",
+        str(config.python),
+        "-m",
+        "transformer",
         f"--model_name={config.model_name}",
         f"--predictor_host={triton_http}",
         "--predictor_protocol=v2",
@@ -145,18 +147,31 @@ def transformer_command(config: StackConfig, triton_http: str, port: int) -> lis
 def relay_command(config: StackConfig, queues: Queues, sink: str) -> list[str]:
     d = config.delivery
     return [
-        str(config.python), "-m", "stack.relay",
-        "--queue-url", queues.url,
-        "--dead-letter-queue-url", queues.dead_letter_url,
-        "--source", queues.arn,
-        "--sink", sink,
-        "--replies", str(config.replies_path),
-        "--retry", str(d.retry),
-        "--backoff-policy", d.backoff_policy,
-        "--backoff-delay", str(d.backoff_delay_s),
-        "--timeout", str(d.timeout_s),
-        "--max-in-flight", str(config.relay_max_in_flight),
-        "--wait-time", str(config.relay_wait_time_s),
+        str(config.python),
+        "-m",
+        "stack.relay",
+        "--queue-url",
+        queues.url,
+        "--dead-letter-queue-url",
+        queues.dead_letter_url,
+        "--source",
+        queues.arn,
+        "--sink",
+        sink,
+        "--replies",
+        str(config.replies_path),
+        "--retry",
+        str(d.retry),
+        "--backoff-policy",
+        d.backoff_policy,
+        "--backoff-delay",
+        str(d.backoff_delay_s),
+        "--timeout",
+        str(d.timeout_s),
+        "--max-in-flight",
+        str(config.relay_max_in_flight),
+        "--wait-time",
+        str(config.relay_wait_time_s),
     ]
 
 
@@ -183,8 +198,12 @@ def _start_all(config: StackConfig, started: dict[str, int]) -> StackState:
     ensure_dev_keys(config.api_keys_dir)
     api_port = config.api_port or free_port()
     api_url = f"http://127.0.0.1:{api_port}"
-    proc = spawn(api_command(config, api_port), log_path=log_path(config, "api"),
-                 env=api_env(env, aws, config.api_keys_dir), cwd=REPO_ROOT)
+    proc = spawn(
+        api_command(config, api_port),
+        log_path=log_path(config, "api"),
+        env=api_env(env, aws, config.api_keys_dir),
+        cwd=REPO_ROOT,
+    )
     started["api"] = proc.pid
     write_pid_file(_pid_path(config, "api"), "api", proc.pid)
 
@@ -202,22 +221,39 @@ def _start_all(config: StackConfig, started: dict[str, int]) -> StackState:
 
     port = config.transformer_port or free_port()
     transformer_url = f"http://127.0.0.1:{port}"
-    proc = spawn(transformer_command(config, triton.endpoints.http, port),
-                 log_path=log_path(config, "transformer"), env=env, cwd=REPO_ROOT)
+    proc = spawn(
+        transformer_command(config, triton.endpoints.http, port),
+        log_path=log_path(config, "transformer"),
+        env=env,
+        cwd=REPO_ROOT,
+    )
     started["transformer"] = proc.pid
     write_pid_file(_pid_path(config, "transformer"), "transformer", proc.pid)
-    wait_http_ok(f"{transformer_url}/v2/health/ready", name="transformer",
-                 timeout_s=config.startup_timeout_s, pid=proc.pid,
-                 log_path=log_path(config, "transformer"))
+    wait_http_ok(
+        f"{transformer_url}/v2/health/ready",
+        name="transformer",
+        timeout_s=config.startup_timeout_s,
+        pid=proc.pid,
+        log_path=log_path(config, "transformer"),
+    )
 
-    proc = spawn(relay_command(config, queues, transformer_url + "/"),
-                 log_path=log_path(config, "relay"), env=env, cwd=REPO_ROOT)
+    proc = spawn(
+        relay_command(config, queues, transformer_url + "/"),
+        log_path=log_path(config, "relay"),
+        env=env,
+        cwd=REPO_ROOT,
+    )
     started["relay"] = proc.pid
     write_pid_file(_pid_path(config, "relay"), "relay", proc.pid)
     _wait_for_log_line(log_path(config, "relay"), '"relay started"', proc.pid, "relay", 60)
 
-    wait_http_ok(f"{api_url}/readyz", name="upload API", timeout_s=config.startup_timeout_s,
-                 pid=started["api"], log_path=log_path(config, "api"))
+    wait_http_ok(
+        f"{api_url}/readyz",
+        name="upload API",
+        timeout_s=config.startup_timeout_s,
+        pid=started["api"],
+        log_path=log_path(config, "api"),
+    )
 
     return StackState(
         aws_endpoint=aws_endpoint,
@@ -328,8 +364,10 @@ def describe(state: StackState, *, python: Path | None = None, tenant: str = "ac
         f"  uploads bucket                  s3://{state.uploads_bucket}/incoming/...",
         f"  results bucket                  s3://{state.results_bucket}/results/...",
         f"  queue / dead-letter queue       {state.queue_url} / {state.dead_letter_queue_url}",
-        (f"Triton (HTTP / gRPC / metrics)    http://{state.triton_http} / {state.triton_grpc}"
-         f" / http://{state.triton_metrics}/metrics"),
+        (
+            f"Triton (HTTP / gRPC / metrics)    http://{state.triton_http} / {state.triton_grpc}"
+            f" / http://{state.triton_metrics}/metrics"
+        ),
         f"transformer (POST CloudEvents)    {state.transformer_url}/",
         f"upload API (/openapi.json)        {state.api_url}",
         f"  dev JWT signing key + JWKS      {state.api_keys_dir}/",

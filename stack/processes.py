@@ -180,9 +180,7 @@ class PidRecord:
     started: int | None
 
     def matches_running_process(self) -> bool:
-        return is_alive(self.pid) and (
-            self.started is None or start_time(self.pid) == self.started
-        )
+        return is_alive(self.pid) and (self.started is None or start_time(self.pid) == self.started)
 
 
 def write_pid_file(path: Path, name: str, pid: int) -> PidRecord:

@@ -101,7 +101,9 @@ def backoff_s(policy: BackoffPolicy, delay_s: float, retry_index: int) -> float:
     return float(delay_s * (retry_index + 1))
 
 
-def cloudevent_headers(message: Mapping[str, Any], *, source: str, event_type: str) -> dict[str, str]:
+def cloudevent_headers(
+    message: Mapping[str, Any], *, source: str, event_type: str
+) -> dict[str, str]:
     """Binary-mode CloudEvent headers for one SQS message (its body is the event data)."""
     attributes = message.get("Attributes", {})
     headers = {
@@ -173,8 +175,9 @@ class HttpSink:
         if session is None:
             session = self._local.session = requests.Session()
         try:
-            response = session.post(self._url, headers=dict(headers), data=body,
-                                    timeout=self._timeout)
+            response = session.post(
+                self._url, headers=dict(headers), data=body, timeout=self._timeout
+            )
         except requests.Timeout as exc:
             return Attempt(None, {}, b"", error=f"timeout: {type(exc).__name__}")
         except requests.RequestException as exc:
@@ -244,8 +247,10 @@ class Relay:
         try:
             self.deliver(message)
         except Exception:
-            log.exception("delivery crashed; the message stays queued (redrive applies)",
-                          extra={"message_id": message.get("MessageId")})
+            log.exception(
+                "delivery crashed; the message stays queued (redrive applies)",
+                extra={"message_id": message.get("MessageId")},
+            )
         finally:
             self._slots.release()
 
@@ -257,12 +262,17 @@ class Relay:
         body = str(message["Body"]).encode("utf-8")
         attempt: Attempt | None = None
         for n in range(d.retry + 1):
-            self._keep_invisible(message, d.timeout_s + backoff_s(d.backoff_policy,
-                                                                  d.backoff_delay_s, n))
+            self._keep_invisible(
+                message, d.timeout_s + backoff_s(d.backoff_policy, d.backoff_delay_s, n)
+            )
             attempt = self._post(headers, body)
             outcome = verdict(attempt.status, self._s.retryable_4xx)
-            extra = {"message_id": message_id, "attempt": n + 1, "status": attempt.status,
-                     "outcome": outcome.value}
+            extra = {
+                "message_id": message_id,
+                "attempt": n + 1,
+                "status": attempt.status,
+                "outcome": outcome.value,
+            }
             if outcome is Verdict.DELIVERED:
                 self._record_reply(attempt)
                 self._delete(message)
@@ -277,8 +287,10 @@ class Relay:
                 wait = backoff_s(d.backoff_policy, d.backoff_delay_s, n)
                 if self._stop.wait(wait):
                     self._release(message)
-                    log.info("stopped during backoff; message left queued",
-                             extra={"message_id": message_id})
+                    log.info(
+                        "stopped during backoff; message left queued",
+                        extra={"message_id": message_id},
+                    )
                     return None
         assert attempt is not None
         reason = f"retries exhausted after {d.retry + 1} attempts: {describe(attempt)}"
@@ -311,8 +323,7 @@ class Relay:
         log.warning("dead-lettered", extra={"message_id": message_id, "reason": reason})
 
     def _delete(self, message: dict[str, Any]) -> None:
-        self._sqs.delete_message(QueueUrl=self._s.queue_url,
-                                 ReceiptHandle=message["ReceiptHandle"])
+        self._sqs.delete_message(QueueUrl=self._s.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def _keep_invisible(self, message: dict[str, Any], seconds: float) -> None:
         """Keep the message hidden from other consumers for the coming attempt and backoff."""
@@ -324,14 +335,17 @@ class Relay:
                 VisibilityTimeout=timeout,
             )
         except (BotoCoreError, ClientError) as exc:
-            log.warning("cannot extend visibility", extra={"message_id": message["MessageId"],
-                                                           "reason": str(exc)})
+            log.warning(
+                "cannot extend visibility",
+                extra={"message_id": message["MessageId"], "reason": str(exc)},
+            )
 
     def _release(self, message: dict[str, Any]) -> None:
         """Make an abandoned message visible again at once (for the next relay)."""
         try:
             self._sqs.change_message_visibility(
-                QueueUrl=self._s.queue_url, ReceiptHandle=message["ReceiptHandle"],
+                QueueUrl=self._s.queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
                 VisibilityTimeout=0,
             )
         except (BotoCoreError, ClientError):
@@ -341,8 +355,7 @@ class Relay:
 def sqs_client() -> Any:
     """SQS client from the standard AWS environment (AWS_ENDPOINT_URL points at moto locally)."""
     return boto3.session.Session().client(
-        "sqs", config=Config(retries={"max_attempts": 3, "mode": "standard"},
-                             read_timeout=30)
+        "sqs", config=Config(retries={"max_attempts": 3, "mode": "standard"}, read_timeout=30)
     )
 
 
@@ -357,16 +370,23 @@ def parse_args(argv: Sequence[str] | None = None) -> RelaySettings:
     parser.add_argument("--sink", required=True, help="subscriber URL (the transformer)")
     parser.add_argument("--replies", type=Path, required=True, help="JSONL file of reply events")
     default = Delivery()
-    parser.add_argument("--retry", type=int, default=default.retry,
-                        help="attempts after the first one")
-    parser.add_argument("--backoff-policy", choices=["exponential", "linear"],
-                        default=default.backoff_policy)
-    parser.add_argument("--backoff-delay", type=float, default=default.backoff_delay_s,
-                        help="seconds")
-    parser.add_argument("--timeout", type=float, default=default.timeout_s,
-                        help="seconds per attempt")
-    parser.add_argument("--retry-4xx", default=",".join(str(c) for c in sorted(RETRYABLE_4XX)),
-                        help="comma list of 4xx statuses that are retried like 5xx")
+    parser.add_argument(
+        "--retry", type=int, default=default.retry, help="attempts after the first one"
+    )
+    parser.add_argument(
+        "--backoff-policy", choices=["exponential", "linear"], default=default.backoff_policy
+    )
+    parser.add_argument(
+        "--backoff-delay", type=float, default=default.backoff_delay_s, help="seconds"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=default.timeout_s, help="seconds per attempt"
+    )
+    parser.add_argument(
+        "--retry-4xx",
+        default=",".join(str(c) for c in sorted(RETRYABLE_4XX)),
+        help="comma list of 4xx statuses that are retried like 5xx",
+    )
     parser.add_argument("--max-in-flight", type=int, default=4)
     parser.add_argument("--wait-time", type=int, default=2, help="SQS long-poll seconds (<= 20)")
     parser.add_argument("--log-level", default="INFO")
@@ -378,8 +398,12 @@ def parse_args(argv: Sequence[str] | None = None) -> RelaySettings:
     except ValueError:
         parser.error("--retry-4xx must be a comma list of status codes")
     try:
-        delivery = Delivery(retry=args.retry, backoff_policy=args.backoff_policy,
-                            backoff_delay_s=args.backoff_delay, timeout_s=args.timeout)
+        delivery = Delivery(
+            retry=args.retry,
+            backoff_policy=args.backoff_policy,
+            backoff_delay_s=args.backoff_delay,
+            timeout_s=args.timeout,
+        )
     except ValueError as exc:
         parser.error(str(exc))
     configure_logging(args.log_level)

@@ -44,8 +44,12 @@ def table(rows: list[Row]) -> str:
     widths = [max(len(str(cells[i])) for cells in [header, *lines]) for i in range(4)]
 
     def fmt(cells: tuple[str, ...]) -> str:
-        left = [cells[0].ljust(widths[0]), cells[1].ljust(widths[1]),
-                cells[2].rjust(widths[2]), cells[3].rjust(widths[3])]
+        left = [
+            cells[0].ljust(widths[0]),
+            cells[1].ljust(widths[1]),
+            cells[2].rjust(widths[2]),
+            cells[3].rjust(widths[3]),
+        ]
         return "  ".join([*left, cells[4]]).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
@@ -73,8 +77,9 @@ def _thumbnail(data: bytes | None, height: int, placeholder: str) -> Image.Image
         except OSError:
             placeholder = "cannot be displayed"
     tile = Image.new("RGB", (height, height), (64, 64, 64))
-    ImageDraw.Draw(tile).multiline_text((10, height // 2 - 20), _wrap(placeholder, 28),
-                                        fill=(230, 230, 230), font=_font(14))
+    ImageDraw.Draw(tile).multiline_text(
+        (10, height // 2 - 20), _wrap(placeholder, 28), fill=(230, 230, 230), font=_font(14)
+    )
     return tile
 
 
@@ -108,8 +113,7 @@ def contact_sheet(
     y = pad + label_h
     for row, before, after in rows:
         fraction = "" if row.person_fraction is None else f", {row.person_fraction:.1%} person"
-        draw.text((pad, y), f"{row.name}: {row.status}{fraction}", fill=(0, 0, 0),
-                  font=_font(16))
+        draw.text((pad, y), f"{row.name}: {row.status}{fraction}", fill=(0, 0, 0), font=_font(16))
         y += label_h
         sheet.paste(before, (pad, y))
         sheet.paste(after, (pad + before.width + pad, y))

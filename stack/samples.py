@@ -52,7 +52,7 @@ def composite(width: int = 1920, height: int = 1080) -> np.ndarray:
     frame = background.copy()
     for source, size, left, top in COMPOSITE_PEOPLE:
         person = _rgb(getattr(data, source)())
-        frame[top:top + size, left:left + size] = _resized(person, size, size)
+        frame[top : top + size, left : left + size] = _resized(person, size, size)
     return frame
 
 

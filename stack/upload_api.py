@@ -33,13 +33,15 @@ def api_env(base: Mapping[str, str], layout: AwsLayout, keys_dir: Path) -> dict[
     must not change the stack's API.
     """
     env = {k: v for k, v in base.items() if not k.startswith("SITEVEIL_")}
-    env.update({
-        "SITEVEIL_API_UPLOADS_BUCKET": layout.uploads_bucket,
-        "SITEVEIL_API_RESULTS_BUCKET": layout.results_bucket,
-        "SITEVEIL_API_JWKS_PATH": str((keys_dir / JWKS_FILE).resolve()),
-        "SITEVEIL_API_ISSUER": ISSUER,
-        "SITEVEIL_API_AUDIENCE": AUDIENCE,
-    })
+    env.update(
+        {
+            "SITEVEIL_API_UPLOADS_BUCKET": layout.uploads_bucket,
+            "SITEVEIL_API_RESULTS_BUCKET": layout.results_bucket,
+            "SITEVEIL_API_JWKS_PATH": str((keys_dir / JWKS_FILE).resolve()),
+            "SITEVEIL_API_ISSUER": ISSUER,
+            "SITEVEIL_API_AUDIENCE": AUDIENCE,
+        }
+    )
     return env
 
 
@@ -71,15 +73,28 @@ def shown_path(path: Path | str) -> str:
 
 def token_command(python: Path, keys_dir: str, tenant: str) -> str:
     """The shell command that prints a dev JWT for `tenant`."""
-    return shlex.join([shown_path(python), "-m", "api", "dev-token", "--tenant", tenant,
-                       "--dir", shown_path(keys_dir), "--issuer", ISSUER, "--audience", AUDIENCE])
+    return shlex.join(
+        [
+            shown_path(python),
+            "-m",
+            "api",
+            "dev-token",
+            "--tenant",
+            tenant,
+            "--dir",
+            shown_path(keys_dir),
+            "--issuer",
+            ISSUER,
+            "--audience",
+            AUDIENCE,
+        ]
+    )
 
 
-def api_key_command(python: Path, aws: Mapping[str, str], uploads_bucket: str,
-                    tenant: str) -> str:
+def api_key_command(python: Path, aws: Mapping[str, str], uploads_bucket: str, tenant: str) -> str:
     """The shell command that stores a new API key for `tenant` and prints it (once)."""
     assignments = [f"{k}={v}" for k, v in aws.items()]
     assignments.append(f"SITEVEIL_API_UPLOADS_BUCKET={uploads_bucket}")
-    return shlex.join(["env", *assignments, shown_path(python), "-m", "api", "create-key",
-                       "--tenant", tenant])
-
+    return shlex.join(
+        ["env", *assignments, shown_path(python), "-m", "api", "create-key", "--tenant", tenant]
+    )

@@ -21,8 +21,12 @@ from stack.config import AwsLayout
 from stack.lifecycle import StackState
 from transformer.keys import InvalidKey, incoming_key, parse_incoming_key, result_keys
 
-CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png",
-                 "webp": "image/webp"}
+CONTENT_TYPES = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +54,26 @@ class StackClient:
 
     def __init__(self, state: StackState) -> None:
         self.state = state
-        layout = AwsLayout(region=state.region, access_key_id=state.access_key_id,
-                           secret_access_key=state.secret_access_key)
+        layout = AwsLayout(
+            region=state.region,
+            access_key_id=state.access_key_id,
+            secret_access_key=state.secret_access_key,
+        )
         self.s3 = client("s3", state.aws_endpoint, layout)
         self.sqs = client("sqs", state.aws_endpoint, layout)
 
     def presigned_put(self, key: str, content_type: str, expires_s: int = 600) -> str:
-        return str(self.s3.generate_presigned_url(
-            "put_object",
-            Params={"Bucket": self.state.uploads_bucket, "Key": key, "ContentType": content_type},
-            ExpiresIn=expires_s,
-        ))
+        return str(
+            self.s3.generate_presigned_url(
+                "put_object",
+                Params={
+                    "Bucket": self.state.uploads_bucket,
+                    "Key": key,
+                    "ContentType": content_type,
+                },
+                ExpiresIn=expires_s,
+            )
+        )
 
     def upload(self, body: bytes, *, tenant: str, image_id: str, ext: str) -> Upload:
         """PUT the bytes through a presigned URL to a key of the upload layout."""
@@ -68,8 +81,7 @@ class StackClient:
         content_type = CONTENT_TYPES.get(ext.lower(), "application/octet-stream")
         url = self.presigned_put(key, content_type)
         started = time.monotonic()
-        response = requests.put(url, data=body, headers={"Content-Type": content_type},
-                                timeout=60)
+        response = requests.put(url, data=body, headers={"Content-Type": content_type}, timeout=60)
         response.raise_for_status()
         etag = response.headers.get("ETag", "").strip('"')
         return Upload(tenant=tenant, image_id=image_id, key=key, etag=etag, started=started)
@@ -100,8 +112,12 @@ class StackClient:
         seen: dict[str, dict[str, Any]] = {}
         for _ in range(5):  # SQS samples servers; a few receives see every message
             response = self.sqs.receive_message(
-                QueueUrl=self.state.dead_letter_queue_url, MaxNumberOfMessages=10,
-                VisibilityTimeout=0, MessageAttributeNames=["All"], WaitTimeSeconds=0)
+                QueueUrl=self.state.dead_letter_queue_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=0,
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            )
             for message in response.get("Messages", []):
                 seen[message["MessageId"]] = message
             if not response.get("Messages"):
@@ -112,10 +128,11 @@ class StackClient:
         """Messages waiting or in flight in the event queue (or another queue)."""
         attrs = self.sqs.get_queue_attributes(
             QueueUrl=url or self.state.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages",
-                            "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"]) + int(
-            attrs["ApproximateNumberOfMessagesNotVisible"])
+            attrs["ApproximateNumberOfMessagesNotVisible"]
+        )
 
 
 def letter_key(letter: dict[str, Any]) -> str | None:
@@ -178,14 +195,17 @@ def wait_for_outcomes(
                 continue
             letter = dead_letter_for(upload, letters)
             if letter is not None:
-                outcomes[index] = Outcome(upload, "dead-lettered", None, letter_reason(letter),
-                                          None)
+                outcomes[index] = Outcome(
+                    upload, "dead-lettered", None, letter_reason(letter), None
+                )
         if len(outcomes) == len(uploads):
             break
         if time.monotonic() > deadline:
             for index, upload in enumerate(uploads):
-                outcomes.setdefault(index, Outcome(
-                    upload, "timeout", None, f"no result after {timeout_s:.0f} s", None))
+                outcomes.setdefault(
+                    index,
+                    Outcome(upload, "timeout", None, f"no result after {timeout_s:.0f} s", None),
+                )
             break
         time.sleep(poll_s)
     return [outcomes[i] for i in range(len(uploads))]

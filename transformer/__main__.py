@@ -21,8 +21,9 @@ def main(argv: list[str] | None = None) -> None:
     settings = parse_settings(argv)  # fail fast on bad flags, before any re-exec
     missing = {k: v for k, v in MALLOC_ENV.items() if k not in os.environ}
     if missing:
-        os.execve(sys.executable, [sys.executable, "-m", "transformer", *argv],
-                  {**os.environ, **missing})
+        os.execve(
+            sys.executable, [sys.executable, "-m", "transformer", *argv], {**os.environ, **missing}
+        )
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="siteveil-metrics-")
 

@@ -35,19 +35,23 @@ def anonymize(
     return out
 
 
-def _obfuscate(roi: np.ndarray, mode: AnonymizationMode, fill_color: tuple[int, int, int]) -> np.ndarray:
+def _obfuscate(
+    roi: np.ndarray, mode: AnonymizationMode, fill_color: tuple[int, int, int]
+) -> np.ndarray:
     height, width = roi.shape[:2]
     if mode == "fill":
         return np.full_like(roi, fill_color, dtype=np.uint8)
     if mode == "pixelate":
         block = max(8, max(height, width) // 12)
-        small = cv2.resize(roi, (max(1, width // block), max(1, height // block)),
-                           interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            roi, (max(1, width // block), max(1, height // block)), interpolation=cv2.INTER_AREA
+        )
         return cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
     # blur: a strong low-pass done cheaply — shrink hard, grow back, smooth the blocks away.
     factor = max(8, max(height, width) // 16)
-    small = cv2.resize(roi, (max(1, width // factor), max(1, height // factor)),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        roi, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA
+    )
     grown = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
     kernel = min(factor | 1, (min(height, width) | 1))
     return cv2.stackBlur(grown, (kernel, kernel)) if kernel >= 3 else grown

@@ -67,16 +67,25 @@ def create_app(
         except TransformerError as exc:
             outcome = "rejected" if not exc.retryable else "error"
             metrics.EVENTS.labels(outcome).inc()
-            log.warning("event not processed", extra={"outcome": outcome, "status": exc.status,
-                                                     "reason": exc.reason,
-                                                     "event_id": request.headers.get("ce-id")})
+            log.warning(
+                "event not processed",
+                extra={
+                    "outcome": outcome,
+                    "status": exc.status,
+                    "reason": exc.reason,
+                    "event_id": request.headers.get("ce-id"),
+                },
+            )
             return _error(exc.status, exc.kind, exc.reason)
         finally:
             metrics.REQUEST_SECONDS.observe(time.perf_counter() - started)
         if len(outcomes) == 1:
-            headers, body = reply_event(outcomes[0].record.model_dump(mode="json"),
-                                        failed=outcomes[0].failed, shadow=settings.shadow,
-                                        model_name=settings.model_name)
+            headers, body = reply_event(
+                outcomes[0].record.model_dump(mode="json"),
+                failed=outcomes[0].failed,
+                shadow=settings.shadow,
+                model_name=settings.model_name,
+            )
             return Response(body, status=200, headers=headers)
         return jsonify(results=[o.record.model_dump(mode="json") for o in outcomes])
 
@@ -111,15 +120,21 @@ def _process(pipeline: Pipeline, obj: Any) -> Outcome:
             metrics.STAGE_SECONDS.labels(stage).observe(ms / 1000)
         if record.person_fraction is not None:
             metrics.PERSON_FRACTION.observe(record.person_fraction)
-    log.info("image processed", extra={
-        "event_id": obj.event_id, "tenant": record.tenant, "image_id": record.image_id,
-        "outcome": label, "model_version": record.model.version,
-        "person_fraction": record.person_fraction, "timings_ms": record.timings_ms,
-        "reason": record.error.reason if record.error else None,
-    })
+    log.info(
+        "image processed",
+        extra={
+            "event_id": obj.event_id,
+            "tenant": record.tenant,
+            "image_id": record.image_id,
+            "outcome": label,
+            "model_version": record.model.version,
+            "person_fraction": record.person_fraction,
+            "timings_ms": record.timings_ms,
+            "reason": record.error.reason if record.error else None,
+        },
+    )
     return outcome
 
 
 def _error(status: int, kind: str, reason: str) -> Any:
     return jsonify(error=kind, reason=reason), status
-

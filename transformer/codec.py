@@ -53,8 +53,12 @@ def decode(data: bytes, *, max_pixels: int) -> DecodedImage:
 
 def encode(rgb: np.ndarray, fmt: ImageFormat, *, jpeg_quality: int = 90) -> bytes:
     if fmt == "jpeg":
-        return simplejpeg.encode_jpeg(np.ascontiguousarray(rgb), quality=jpeg_quality,
-                                      colorspace="RGB", colorsubsampling="420")
+        return simplejpeg.encode_jpeg(
+            np.ascontiguousarray(rgb),
+            quality=jpeg_quality,
+            colorspace="RGB",
+            colorsubsampling="420",
+        )
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     if fmt == "png":
         ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
@@ -67,8 +71,9 @@ def encode(rgb: np.ndarray, fmt: ImageFormat, *, jpeg_quality: int = 90) -> byte
 
 def encode_mask(mask: np.ndarray) -> bytes:
     """The person mask as a bilevel (1-bit) PNG: white = person. ~7× faster than 8-bit."""
-    ok, buf = cv2.imencode(".png", mask.view(np.uint8),
-                           [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_BILEVEL, 1])
+    ok, buf = cv2.imencode(
+        ".png", mask.view(np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_BILEVEL, 1]
+    )
     if not ok:
         raise InvalidImage("could not encode the mask")
     return buf.tobytes()
@@ -133,8 +138,14 @@ def _decode_with_pillow(data: bytes, max_pixels: int) -> np.ndarray:
                 return _to_rgb8(upright)
     except InvalidImage:
         raise
-    except (OSError, ValueError, SyntaxError, UnidentifiedImageError,
-            Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise InvalidImage(f"corrupt image: {exc}") from exc
 
 

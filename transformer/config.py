@@ -61,8 +61,9 @@ def kserve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--predictor_host", required=True, help="host:port of the predictor")
     parser.add_argument("--predictor_protocol", choices=["v2", "grpc-v2"], default="v2")
     parser.add_argument("--predictor_use_ssl", action="store_true")
-    parser.add_argument("--predictor_request_timeout_seconds", dest="predictor_timeout",
-                        type=float, default=30.0)
+    parser.add_argument(
+        "--predictor_request_timeout_seconds", dest="predictor_timeout", type=float, default=30.0
+    )
     parser.add_argument("--http_port", type=int, default=8080)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--log_level", default="INFO")
@@ -84,26 +85,41 @@ def transformer_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model_version", default="", help="default: Triton's latest")
     parser.add_argument("--predictor_timeout", dest="predictor_timeout", type=float)
-    parser.add_argument("--http_host", default="127.0.0.1",
-                        help="address to bind; 0.0.0.0 inside a pod")
+    parser.add_argument(
+        "--http_host", default="127.0.0.1", help="address to bind; 0.0.0.0 inside a pod"
+    )
     parser.add_argument("--results_bucket", default=None, help="default: the source bucket")
-    parser.add_argument("--anonymization_mode", choices=["blur", "pixelate", "fill"],
-                        default="blur")
+    parser.add_argument(
+        "--anonymization_mode", choices=["blur", "pixelate", "fill"], default="blur"
+    )
     parser.add_argument("--mask_threshold", type=float, default=0.5)
-    parser.add_argument("--mask_dilation_px", type=int, default=None,
-                        help="grow the mask by this many pixels (default: scaled to the image)")
+    parser.add_argument(
+        "--mask_dilation_px",
+        type=int,
+        default=None,
+        help="grow the mask by this many pixels (default: scaled to the image)",
+    )
     parser.add_argument("--fill_color", type=_rgb, default=(0, 0, 0))
-    parser.add_argument("--output_format", choices=["same", "jpeg", "png", "webp"],
-                        default="same")
+    parser.add_argument("--output_format", choices=["same", "jpeg", "png", "webp"], default="same")
     parser.add_argument("--jpeg_quality", type=int, default=90)
-    parser.add_argument("--delete_original", action="store_true",
-                        help="delete the upload once its results are written (GDPR)")
-    parser.add_argument("--shadow", action="store_true",
-                        help="candidate model: write only under shadow/, never delete")
+    parser.add_argument(
+        "--delete_original",
+        action="store_true",
+        help="delete the upload once its results are written (GDPR)",
+    )
+    parser.add_argument(
+        "--shadow",
+        action="store_true",
+        help="candidate model: write only under shadow/, never delete",
+    )
     parser.add_argument("--max_image_bytes", type=int, default=50 * 1024 * 1024)
     parser.add_argument("--max_image_pixels", type=int, default=50_000_000)
-    parser.add_argument("--contract_ttl_s", type=float, default=30.0,
-                        help="how long a model config read from Triton is reused")
+    parser.add_argument(
+        "--contract_ttl_s",
+        type=float,
+        default=30.0,
+        help="how long a model config read from Triton is reused",
+    )
     return parser
 
 

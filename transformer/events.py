@@ -119,8 +119,12 @@ def _from_eventbridge(data: dict[str, Any]) -> tuple[str, str, str | None, int |
     obj = _dict(detail.get("object"), "detail.object")
     bucket = _dict(detail.get("bucket"), "detail.bucket").get("name")
     etag = obj.get("etag", obj.get("eTag"))
-    return _text(bucket, "detail.bucket.name"), _text(obj.get("key"), "detail.object.key"), \
-        _etag(etag), _size(obj.get("size"))
+    return (
+        _text(bucket, "detail.bucket.name"),
+        _text(obj.get("key"), "detail.object.key"),
+        _etag(etag),
+        _size(obj.get("size")),
+    )
 
 
 def _records(records: object) -> list[dict[str, Any]]:
@@ -137,8 +141,12 @@ def _from_s3_record(record: dict[str, Any]) -> tuple[str, str, str | None, int |
     obj = _dict(s3.get("object"), "Records[].s3.object")
     bucket = _dict(s3.get("bucket"), "Records[].s3.bucket").get("name")
     key = unquote_plus(_text(obj.get("key"), "Records[].s3.object.key"))
-    return _text(bucket, "Records[].s3.bucket.name"), key, \
-        _etag(obj.get("eTag", obj.get("etag"))), _size(obj.get("size"))
+    return (
+        _text(bucket, "Records[].s3.bucket.name"),
+        key,
+        _etag(obj.get("eTag", obj.get("etag"))),
+        _size(obj.get("size")),
+    )
 
 
 def _object_ref(

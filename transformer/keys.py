@@ -34,9 +34,7 @@ class IncomingKey:
 
     @property
     def key(self) -> str:
-        return (
-            f"{INCOMING_PREFIX}{self.tenant}/{self.day:%Y/%m/%d}/{self.image_id}.{self.ext}"
-        )
+        return f"{INCOMING_PREFIX}{self.tenant}/{self.day:%Y/%m/%d}/{self.image_id}.{self.ext}"
 
 
 def is_valid_id(value: str) -> bool:
@@ -59,9 +57,7 @@ def parse_incoming_key(key: str) -> IncomingKey:
     """Parse an upload key; anything outside the layout is refused (never guessed)."""
     match = _INCOMING_RE.match(key)
     if match is None:
-        raise InvalidKey(
-            f"key {key!r} is not incoming/<tenant>/<yyyy>/<mm>/<dd>/<image-id>.<ext>"
-        )
+        raise InvalidKey(f"key {key!r} is not incoming/<tenant>/<yyyy>/<mm>/<dd>/<image-id>.<ext>")
     try:
         day = date(int(match["yyyy"]), int(match["mm"]), int(match["dd"]))
     except ValueError as exc:

@@ -7,8 +7,18 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-_FIELDS = ("event_id", "tenant", "image_id", "outcome", "status", "reason", "timings_ms",
-           "model_version", "person_fraction", "duplicate")
+_FIELDS = (
+    "event_id",
+    "tenant",
+    "image_id",
+    "outcome",
+    "status",
+    "reason",
+    "timings_ms",
+    "model_version",
+    "person_fraction",
+    "duplicate",
+)
 
 
 class JsonFormatter(logging.Formatter):

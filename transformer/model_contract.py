@@ -12,10 +12,19 @@ from transformer.errors import ModelContractError
 
 OutputKind = Literal["probability", "logits", "labels"]
 PARAM_PREFIX = "siteveil."
-_DTYPES = {"TYPE_FP32": np.float32, "TYPE_FP16": np.float16, "TYPE_UINT8": np.uint8,
-           "FP32": np.float32, "FP16": np.float16, "UINT8": np.uint8}
-_TRITON_DTYPE = {np.dtype(np.float32): "FP32", np.dtype(np.float16): "FP16",
-                 np.dtype(np.uint8): "UINT8"}
+_DTYPES = {
+    "TYPE_FP32": np.float32,
+    "TYPE_FP16": np.float16,
+    "TYPE_UINT8": np.uint8,
+    "FP32": np.float32,
+    "FP16": np.float16,
+    "UINT8": np.uint8,
+}
+_TRITON_DTYPE = {
+    np.dtype(np.float32): "FP32",
+    np.dtype(np.float16): "FP16",
+    np.dtype(np.uint8): "UINT8",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +92,9 @@ def contract_from_config(config: Mapping[str, Any]) -> ModelContract:
     except ModelContractError:
         raise
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelContractError(f"model config does not carry the siteveil contract: {exc}") from exc
+        raise ModelContractError(
+            f"model config does not carry the siteveil contract: {exc}"
+        ) from exc
 
 
 def _single(tensors: object, what: str) -> Mapping[str, Any]:
@@ -97,16 +108,21 @@ def _parameters(raw: Mapping[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in raw.items():
         if key.startswith(PARAM_PREFIX):
-            text = value.get("string_value", value.get("stringValue")) \
-                if isinstance(value, Mapping) else value
-            out[key[len(PARAM_PREFIX):]] = str(text)
+            text = (
+                value.get("string_value", value.get("stringValue"))
+                if isinstance(value, Mapping)
+                else value
+            )
+            out[key[len(PARAM_PREFIX) :]] = str(text)
     return out
 
 
 def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
     value = params.get(name)
     if value not in allowed:
-        raise ModelContractError(f"parameter {PARAM_PREFIX}{name}={value!r} is not one of {allowed}")
+        raise ModelContractError(
+            f"parameter {PARAM_PREFIX}{name}={value!r} is not one of {allowed}"
+        )
     return value
 
 

@@ -100,8 +100,9 @@ class Pipeline:
             margin = person_margin(output, contract, s.mask_threshold)
             mask, regions = person_mask_and_regions(margin, height, width, dilation)
         with _timed(timings, "anonymize"):
-            hidden = anonymize(image.rgb, mask, regions, s.anonymization_mode,
-                               fill_color=s.fill_color)
+            hidden = anonymize(
+                image.rgb, mask, regions, s.anonymization_mode, fill_color=s.fill_color
+            )
         out_format = image.format if s.output_format == "same" else s.output_format
         with _timed(timings, "encode"):
             image_bytes = codec.encode(hidden, out_format, jpeg_quality=s.jpeg_quality)
@@ -113,17 +114,24 @@ class Pipeline:
             image_id=obj.incoming.image_id,
             tenant=obj.incoming.tenant,
             event_id=obj.event_id,
-            source=SourceObject(bucket=obj.bucket, key=obj.key,
-                                etag=stored.etag or obj.etag, size=len(stored.body)),
-            outputs=OutputKeys(bucket=self._results_bucket(obj), anonymized=keys.anonymized,
-                               mask=keys.mask, record=keys.record),
+            source=SourceObject(
+                bucket=obj.bucket, key=obj.key, etag=stored.etag or obj.etag, size=len(stored.body)
+            ),
+            outputs=OutputKeys(
+                bucket=self._results_bucket(obj),
+                anonymized=keys.anonymized,
+                mask=keys.mask,
+                record=keys.record,
+            ),
             width=width,
             height=height,
             model=ModelRef(name=served.name, version=served.version),
             anonymization=self._anonymization(dilation),
             person_fraction=float(mask.mean()),
-            person_regions=[Region(x=b.x, y=b.y, width=b.width, height=b.height, pixels=b.pixels)
-                            for b in regions[:MAX_REGIONS_LISTED]],
+            person_regions=[
+                Region(x=b.x, y=b.y, width=b.width, height=b.height, pixels=b.pixels)
+                for b in regions[:MAX_REGIONS_LISTED]
+            ],
             timings_ms={},
             transformer_version=__version__,
             processed_at=self._now(),
@@ -131,7 +139,9 @@ class Pipeline:
         )
         bucket = self._results_bucket(obj)
         with _timed(timings, "store"):
-            self._storage.write(bucket, keys.anonymized, image_bytes, codec.CONTENT_TYPES[out_format])
+            self._storage.write(
+                bucket, keys.anonymized, image_bytes, codec.CONTENT_TYPES[out_format]
+            )
             self._storage.write(bucket, keys.mask, mask_bytes, "image/png")
         timings["total"] = (time.perf_counter() - started) * 1000
         record = record.model_copy(update={"timings_ms": _rounded(timings)})
@@ -140,8 +150,11 @@ class Pipeline:
         return Outcome(record)
 
     def _keys(self, obj: ObjectCreated, ext: str, shadow_version: str | None) -> ResultKeys:
-        shadow = (self._settings.model_name, shadow_version or "unknown") \
-            if self._settings.shadow else None
+        shadow = (
+            (self._settings.model_name, shadow_version or "unknown")
+            if self._settings.shadow
+            else None
+        )
         return result_keys(obj.incoming.tenant, obj.incoming.image_id, ext, shadow_model=shadow)
 
     def _results_bucket(self, obj: ObjectCreated) -> str:
@@ -149,13 +162,15 @@ class Pipeline:
 
     def _anonymization(self, dilation: int) -> Anonymization:
         s = self._settings
-        return Anonymization(mode=s.anonymization_mode, threshold=s.mask_threshold,
-                             dilation_px=dilation)
+        return Anonymization(
+            mode=s.anonymization_mode, threshold=s.mask_threshold, dilation_px=dilation
+        )
 
     def _previous_record(self, obj: ObjectCreated, keys: ResultKeys) -> ResultRecord | None:
         """The record of an earlier delivery of this same upload (same etag), if complete."""
-        raw = self._storage.read_if_exists(self._results_bucket(obj), keys.record,
-                                           max_bytes=_RECORD_MAX_BYTES)
+        raw = self._storage.read_if_exists(
+            self._results_bucket(obj), keys.record, max_bytes=_RECORD_MAX_BYTES
+        )
         if raw is None:
             return None
         try:
@@ -163,12 +178,18 @@ class Pipeline:
         except ValidationError:
             return None  # unreadable: process again and overwrite it
         same_upload = record.source.key == obj.key and (
-            obj.etag is None or record.source.etag in (None, obj.etag))
+            obj.etag is None or record.source.etag in (None, obj.etag)
+        )
         return record if same_upload else None
 
-    def _write_failure(self, obj: ObjectCreated, keys: ResultKeys,
-                       error: InvalidImage | ObjectNotFound,
-                       timings: dict[str, float], started: float) -> ResultRecord:
+    def _write_failure(
+        self,
+        obj: ObjectCreated,
+        keys: ResultKeys,
+        error: InvalidImage | ObjectNotFound,
+        timings: dict[str, float],
+        started: float,
+    ) -> ResultRecord:
         """A `failed` record and nothing else: no image or mask is written (fail closed)."""
         timings["total"] = (time.perf_counter() - started) * 1000
         s = self._settings
@@ -191,8 +212,9 @@ class Pipeline:
         return record
 
     def _write_record(self, bucket: str, keys: ResultKeys, record: ResultRecord) -> None:
-        self._storage.write(bucket, keys.record, record.model_dump_json(indent=2).encode(),
-                            "application/json")
+        self._storage.write(
+            bucket, keys.record, record.model_dump_json(indent=2).encode(), "application/json"
+        )
 
     def _delete_original_if_promised(self, obj: ObjectCreated, record: ResultRecord) -> None:
         """GDPR: delete the upload once a complete record says so (idempotent on redelivery)."""

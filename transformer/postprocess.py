@@ -44,8 +44,10 @@ def person_margin(output: np.ndarray, contract: ModelContract, threshold: float)
         others = np.ones(scores.shape[0], dtype=bool)
         others[person] = False
         best_person = scores[person].max(axis=0)
-        best_other = scores[others].max(axis=0) if others.any() else np.full_like(best_person, -np.inf)
-        margin = (best_person.astype(np.float32) - best_other.astype(np.float32))
+        best_other = (
+            scores[others].max(axis=0) if others.any() else np.full_like(best_person, -np.inf)
+        )
+        margin = best_person.astype(np.float32) - best_other.astype(np.float32)
         margin = np.where(margin == 0, np.float32(1e-6), margin)  # ties go to "person"
     else:
         labels = _single_channel(scores)
@@ -92,12 +94,14 @@ def person_mask_and_regions(
     boxes: list[Box] = []
     for x, y, w, h, _ in stats[1:count]:
         x0, y0 = max(0, int(x * sx) - pad_x), max(0, int(y * sy) - pad_y)
-        x1, y1 = min(width, int(np.ceil((x + w) * sx)) + pad_x), \
-            min(height, int(np.ceil((y + h) * sy)) + pad_y)
+        x1, y1 = (
+            min(width, int(np.ceil((x + w) * sx)) + pad_x),
+            min(height, int(np.ceil((y + h) * sy)) + pad_y),
+        )
         box = _tight_box(mask8, x0, y0, x1, y1)
         if box is not None:
             boxes.append(box)
-            covered[box.y:box.y + box.height, box.x:box.x + box.width] = 1
+            covered[box.y : box.y + box.height, box.x : box.x + box.width] = 1
     uncovered = mask8 & (covered ^ 1)
     if uncovered.any():  # never expected; cheap insurance for privacy
         boxes.extend(person_regions(uncovered.astype(bool)))
@@ -108,10 +112,7 @@ def person_mask_and_regions(
 def person_regions(mask: np.ndarray) -> list[Box]:
     """Bounding boxes of the 8-connected components of a full-resolution mask, largest first."""
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
-    boxes = [
-        Box(int(x), int(y), int(w), int(h), int(area))
-        for x, y, w, h, area in stats[1:count]
-    ]
+    boxes = [Box(int(x), int(y), int(w), int(h), int(area)) for x, y, w, h, area in stats[1:count]]
     boxes.sort(key=lambda b: b.pixels, reverse=True)
     return boxes
 

@@ -19,7 +19,11 @@ from transformer.model_contract import ModelContract, contract_from_config
 # What a dead, slow or confused predictor raises through tritonclient (gevent/geventhttpclient
 # for HTTP, grpc for gRPC): all of them mean "retry me later", never "bad input".
 _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
-    InferenceServerException, OSError, socket.timeout, TimeoutError, ConnectionError,
+    InferenceServerException,
+    OSError,
+    socket.timeout,
+    TimeoutError,
+    ConnectionError,
 )
 try:  # gevent's Timeout is a BaseException, not an Exception
     from gevent import Timeout as _GeventTimeout
@@ -86,14 +90,20 @@ class TritonPredictor:
     def _reset(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            with contextlib.suppress(Exception):  # a broken client may fail to close; dropped anyway
+            with contextlib.suppress(
+                Exception
+            ):  # a broken client may fail to close; dropped anyway
                 client.close()
 
     def is_ready(self) -> bool:
         s = self._settings
         try:
-            return bool(self._call("readiness check",
-                                   lambda: self._tc.is_model_ready(s.model_name, s.model_version)))
+            return bool(
+                self._call(
+                    "readiness check",
+                    lambda: self._tc.is_model_ready(s.model_name, s.model_version),
+                )
+            )
         except PredictorUnavailable:
             return False
 
@@ -132,21 +142,27 @@ class TritonPredictor:
         if self._grpc:
             import tritonclient.grpc as client_lib
 
-            request_input = client_lib.InferInput(contract.input_name, list(tensor.shape),
-                                                  contract.triton_dtype)
+            request_input = client_lib.InferInput(
+                contract.input_name, list(tensor.shape), contract.triton_dtype
+            )
             request_input.set_data_from_numpy(tensor)
             outputs = [client_lib.InferRequestedOutput(contract.output_name)]
             extra: dict[str, Any] = {"client_timeout": self._settings.predictor_timeout}
         else:
             import tritonclient.http as client_lib  # type: ignore[no-redef]
 
-            request_input = client_lib.InferInput(contract.input_name, list(tensor.shape),
-                                                  contract.triton_dtype)
+            request_input = client_lib.InferInput(
+                contract.input_name, list(tensor.shape), contract.triton_dtype
+            )
             request_input.set_data_from_numpy(tensor, binary_data=True)
             outputs = [client_lib.InferRequestedOutput(contract.output_name, binary_data=True)]
             extra = {}
-        result = self._call("inference", lambda: self._tc.infer(
-            model.name, [request_input], model_version=model.version, outputs=outputs, **extra))
+        result = self._call(
+            "inference",
+            lambda: self._tc.infer(
+                model.name, [request_input], model_version=model.version, outputs=outputs, **extra
+            ),
+        )
         output = result.as_numpy(contract.output_name)
         if output is None:
             raise PredictorUnavailable(f"predictor returned no tensor {contract.output_name!r}")
@@ -160,4 +176,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, InferenceServerException):
         return exc.message() or str(exc)
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-

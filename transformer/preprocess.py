@@ -23,8 +23,11 @@ def to_input_tensor(rgb: np.ndarray, contract: ModelContract) -> np.ndarray:
     )
     if contract.color_order == "BGR":
         small = small[:, :, ::-1]
-    tensor = np.ascontiguousarray(small) if contract.input_dtype == np.uint8 \
+    tensor = (
+        np.ascontiguousarray(small)
+        if contract.input_dtype == np.uint8
         else _normalised(small, contract)
+    )
     if contract.layout == "NCHW":
         tensor = np.ascontiguousarray(tensor.transpose(2, 0, 1))
     return tensor[np.newaxis]

@@ -31,8 +31,13 @@ class Storage:
     def _s3(self) -> Any:
         if self._client is None:  # created in the worker, after the fork
             self._client = boto3.session.Session().client(
-                "s3", config=Config(retries={"max_attempts": 3, "mode": "standard"},
-                                    connect_timeout=5, read_timeout=30))
+                "s3",
+                config=Config(
+                    retries={"max_attempts": 3, "mode": "standard"},
+                    connect_timeout=5,
+                    read_timeout=30,
+                ),
+            )
         return self._client
 
     def read(self, bucket: str, key: str, *, max_bytes: int) -> StoredObject:

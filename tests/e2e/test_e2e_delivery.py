@@ -22,25 +22,40 @@ TENANT = "e2e"
 def eventbridge_event(bucket: str, key: str, etag: str, size: int) -> dict[str, object]:
     """An S3 Object Created event as EventBridge delivers it to SQS."""
     return {
-        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Object Created",
-        "source": "aws.s3", "account": "123456789012", "region": "us-east-1",
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "region": "us-east-1",
         "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {"version": "0", "bucket": {"name": bucket},
-                   "object": {"key": key, "size": size, "eTag": etag},
-                   "reason": "PutObject"},
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": size, "eTag": etag},
+            "reason": "PutObject",
+        },
     }
 
 
 def binary_event(data_: dict[str, object], event_id: str) -> tuple[dict[str, str], bytes]:
-    headers = {"ce-specversion": "1.0", "ce-id": event_id, "ce-type": EVENT_TYPE,
-               "ce-source": "e2e-test", "content-type": "application/json"}
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": event_id,
+        "ce-type": EVENT_TYPE,
+        "ce-source": "e2e-test",
+        "content-type": "application/json",
+    }
     return headers, json.dumps(data_).encode()
 
 
 def dead_letter_of(client: StackClient, message_id: str) -> dict[str, object]:
     def find() -> list[dict[str, object]]:
-        return [m for m in client.dead_letters()
-                if m["MessageAttributes"]["siteveil-message-id"]["StringValue"] == message_id]
+        return [
+            m
+            for m in client.dead_letters()
+            if m["MessageAttributes"]["siteveil-message-id"]["StringValue"] == message_id
+        ]
 
     return wait_until(find, what=f"dead letter of {message_id}")[0]
 
@@ -51,8 +66,12 @@ def test_a_malformed_event_gets_400_with_a_reason(stack: StackState) -> None:
     assert response.status_code == 400
     assert response.json()["error"] and response.json()["reason"]
 
-    not_an_event = requests.post(stack.transformer_url + "/", data=b"{}", timeout=30,
-                                 headers={"content-type": "application/json"})
+    not_an_event = requests.post(
+        stack.transformer_url + "/",
+        data=b"{}",
+        timeout=30,
+        headers={"content-type": "application/json"},
+    )
     assert not_an_event.status_code == 400
 
 
@@ -60,7 +79,8 @@ def test_a_malformed_event_on_the_queue_is_dead_lettered_without_retry(
     client: StackClient, stack: StackState
 ) -> None:
     message_id = client.sqs.send_message(
-        QueueUrl=stack.queue_url, MessageBody=json.dumps({"hello": "world"}))["MessageId"]
+        QueueUrl=stack.queue_url, MessageBody=json.dumps({"hello": "world"})
+    )["MessageId"]
     letter = dead_letter_of(client, message_id)
     attributes = letter["MessageAttributes"]
     assert attributes["knativeerrorcode"]["StringValue"] == "400"
@@ -88,11 +108,14 @@ def test_a_duplicate_event_leaves_the_same_result_objects(
     client.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps(event))
     again = wait_until(
         lambda: [r for r in replies(stack) if r.get("subject") == subject][1:],
-        what="the duplicate's reply")[0]
+        what="the duplicate's reply",
+    )[0]
     # And a broker retry re-POSTs the very same CloudEvent (same id) straight to the transformer.
     headers, payload = binary_event(event, "duplicate-post-1")
-    posts = [requests.post(stack.transformer_url + "/", headers=headers, data=payload,
-                           timeout=60) for _ in range(2)]
+    posts = [
+        requests.post(stack.transformer_url + "/", headers=headers, data=payload, timeout=60)
+        for _ in range(2)
+    ]
 
     assert again["type"] == "siteveil.image.anonymized"
     assert again["data"] == first.record
@@ -100,8 +123,10 @@ def test_a_duplicate_event_leaves_the_same_result_objects(
         assert post.status_code == 200
         assert post.headers["ce-type"] == "siteveil.image.anonymized"
         assert post.json() == first.record
-    after = {k: client.get(stack.results_bucket, k) for k in
-             client.list_keys(stack.results_bucket, prefix)}
+    after = {
+        k: client.get(stack.results_bucket, k)
+        for k in client.list_keys(stack.results_bucket, prefix)
+    }
     assert after == before  # byte for byte, result.json (processed_at) included
 
 
@@ -115,16 +140,27 @@ def test_nothing_is_lost_every_upload_ends_with_a_result_or_a_dead_letter(
         (encode(data.coffee(), "JPEG", quality=90), "jpg"),
     ]
     broken = [(b"\xff\xd8\xff\xe0" + b"\x00" * 500, "jpg"), (b"plain text\n" * 50, "png")]
-    uploads = [client.upload(body, tenant=TENANT, image_id=unique_id("batch"), ext=ext)
-               for body, ext in good + broken]
+    uploads = [
+        client.upload(body, tenant=TENANT, image_id=unique_id("batch"), ext=ext)
+        for body, ext in good + broken
+    ]
     # An object in incoming/ outside the key layout: the transformer cannot tell which image it
     # is (400), so its event must end in the dead-letter queue, not vanish.
     stray_key = f"incoming/{TENANT}/not-a-date/{unique_id('stray')}.jpg"
-    response = requests.put(client.presigned_put(stray_key, "image/jpeg"), data=good[0][0],
-                            headers={"Content-Type": "image/jpeg"}, timeout=30)
+    response = requests.put(
+        client.presigned_put(stray_key, "image/jpeg"),
+        data=good[0][0],
+        headers={"Content-Type": "image/jpeg"},
+        timeout=30,
+    )
     assert response.status_code == 200
-    stray = Upload(tenant=TENANT, image_id=unique_id("no-result"), key=stray_key, etag="",
-                   started=uploads[-1].started)
+    stray = Upload(
+        tenant=TENANT,
+        image_id=unique_id("no-result"),
+        key=stray_key,
+        etag="",
+        started=uploads[-1].started,
+    )
 
     outcomes = wait_for_outcomes(client, [*uploads, stray], timeout_s=180)
 

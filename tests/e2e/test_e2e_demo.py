@@ -23,9 +23,22 @@ pytestmark = pytest.mark.e2e
 def demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     require_stack_tools()
     return subprocess.run(
-        [sys.executable, "-m", "stack.demo", "--output", str(tmp_path / "out"),
-         "--state-dir", str(tmp_path / "state"), *args],
-        capture_output=True, text=True, timeout=400, cwd=REPO_ROOT, check=False)
+        [
+            sys.executable,
+            "-m",
+            "stack.demo",
+            "--output",
+            str(tmp_path / "out"),
+            "--state-dir",
+            str(tmp_path / "state"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        cwd=REPO_ROOT,
+        check=False,
+    )
 
 
 def test_the_demo_anonymizes_the_samples_and_writes_its_outputs(tmp_path: Path) -> None:
@@ -34,8 +47,9 @@ def test_the_demo_anonymizes_the_samples_and_writes_its_outputs(tmp_path: Path) 
     out = tmp_path / "out"
     summary = json.loads((out / "summary.json").read_text())
     assert [r["name"] for r in summary] == ["astronaut", "cameraman", "rocket", "composite"]
-    assert all(set(r) == {"name", "status", "person_fraction", "latency_ms", "reason"}
-               for r in summary)
+    assert all(
+        set(r) == {"name", "status", "person_fraction", "latency_ms", "reason"} for r in summary
+    )
     assert all(r["status"] == "anonymized" and r["latency_ms"] > 0 for r in summary)
     fractions = {r["name"]: r["person_fraction"] for r in summary}
     assert fractions["astronaut"] > 0.3 and fractions["rocket"] < 0.01
@@ -47,16 +61,25 @@ def test_the_demo_anonymizes_the_samples_and_writes_its_outputs(tmp_path: Path) 
         else:
             pytest.fail(f"{row['name']} missing from the printed table")
     batch_ids = set()
-    for name, ext in [("astronaut", "jpg"), ("cameraman", "png"), ("rocket", "jpg"),
-                      ("composite", "jpg")]:
+    for name, ext in [
+        ("astronaut", "jpg"),
+        ("cameraman", "png"),
+        ("rocket", "jpg"),
+        ("composite", "jpg"),
+    ]:
         folder = out / name
         assert {p.name for p in folder.iterdir()} == {
-            f"original.{ext}", f"anonymized.{ext}", "mask.png", "result.json"}
+            f"original.{ext}",
+            f"anonymized.{ext}",
+            "mask.png",
+            "result.json",
+        }
         record = ResultRecord.model_validate_json((folder / "result.json").read_text())
         assert record.status == "anonymized"
         # The upload API chose the key: tenant demo, an id of one batch (<batch>-<nnnn>).
-        item = re.fullmatch(r"incoming/demo/\d{4}/\d\d/\d\d/([0-9a-f]{32})-\d{4}\.(\w+)",
-                            record.source.key)
+        item = re.fullmatch(
+            r"incoming/demo/\d{4}/\d\d/\d\d/([0-9a-f]{32})-\d{4}\.(\w+)", record.source.key
+        )
         assert item and record.image_id in record.source.key and item[2] == ext, record.source
         batch_ids.add(item[1])
         original = Image.open(folder / f"original.{ext}")
@@ -88,6 +111,8 @@ def test_the_demo_on_your_own_files_fails_when_one_is_not_an_image(tmp_path: Pat
     assert summary["my-coffee"]["status"] == "anonymized"
     assert summary["broken"]["status"] == "failed" and summary["broken"]["reason"]
     assert {p.name for p in (tmp_path / "out" / "broken").iterdir()} == {
-        "original.jpg", "result.json"}
+        "original.jpg",
+        "result.json",
+    }
     anonymized = (tmp_path / "out" / "my-coffee" / "anonymized.webp").read_bytes()
     assert Image.open(io.BytesIO(anonymized)).format == "WEBP"

@@ -81,8 +81,10 @@ def test_people_come_back_blurred_and_the_rest_unchanged(
 
     # The reply event went back to the "broker".
     subject = f"{TENANT}/{outcome.upload.image_id}"
-    reply = wait_until(lambda: [r for r in replies(stack) if r.get("subject") == subject],
-                       what="reply event recorded")[0]
+    reply = wait_until(
+        lambda: [r for r in replies(stack) if r.get("subject") == subject],
+        what="reply event recorded",
+    )[0]
     assert reply["type"] == "siteveil.image.anonymized"
     assert reply["source"] == f"siteveil/transformer/{stack.model_name}"
     assert ResultRecord.model_validate(reply["data"]) == record
@@ -123,7 +125,9 @@ def test_unusable_uploads_fail_closed_with_a_reason(
     objects = result_objects(client, stack, outcome.upload.image_id)
     assert list(objects) == [result_keys(TENANT, outcome.upload.image_id, "x").record]
     subject = f"{TENANT}/{outcome.upload.image_id}"
-    reply = wait_until(lambda: [r for r in replies(stack) if r.get("subject") == subject],
-                       what="failed reply recorded")[0]
+    reply = wait_until(
+        lambda: [r for r in replies(stack) if r.get("subject") == subject],
+        what="failed reply recorded",
+    )[0]
     assert reply["type"] == "siteveil.image.failed"
     assert reply["data"]["error"]["reason"] == record.error.reason

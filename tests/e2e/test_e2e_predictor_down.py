@@ -44,8 +44,11 @@ def test_predictor_down_means_503_retries_then_a_dead_letter(
     [outcome] = wait_for_outcomes(client, [upload], timeout_s=120)
 
     assert outcome.status == "dead-lettered"
-    [letter] = [m for m in client.dead_letters()
-                if json.loads(m["Body"])["detail"]["object"]["key"] == upload.key]
+    [letter] = [
+        m
+        for m in client.dead_letters()
+        if json.loads(m["Body"])["detail"]["object"]["key"] == upload.key
+    ]
     attributes = {k: v["StringValue"] for k, v in letter["MessageAttributes"].items()}
     assert attributes["knativeerrorcode"] == "503"
     assert attributes["siteveil-attempts"] == str(E2E_DELIVERY.retry + 1)

@@ -61,9 +61,14 @@ class Subscriber:
                 with subscriber._lock:
                     answers = subscriber.answers
                     answer = answers.pop(0) if len(answers) > 1 else answers[0]
-                    subscriber.received.append(Received(
-                        {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic(),
-                        answer.status))
+                    subscriber.received.append(
+                        Received(
+                            {k.lower(): v for k, v in self.headers.items()},
+                            body,
+                            time.monotonic(),
+                            answer.status,
+                        )
+                    )
                 time.sleep(answer.delay_s)
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
@@ -90,8 +95,11 @@ class Subscriber:
 def reply_answer(data: dict[str, Any], *, delay_s: float = 0.0) -> Answer:
     """A 200 carrying a binary-mode reply CloudEvent, as the transformer answers."""
     headers = {
-        "ce-specversion": "1.0", "ce-id": "reply-1", "ce-type": "siteveil.image.anonymized",
-        "ce-source": "siteveil/transformer/test", "ce-subject": "acme/img-1",
+        "ce-specversion": "1.0",
+        "ce-id": "reply-1",
+        "ce-type": "siteveil.image.anonymized",
+        "ce-source": "siteveil/transformer/test",
+        "ce-subject": "acme/img-1",
         "content-type": "application/json",
     }
     return Answer(200, headers, json.dumps(data).encode(), delay_s=delay_s)

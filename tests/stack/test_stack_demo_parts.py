@@ -21,8 +21,12 @@ def test_samples_decode_to_the_promised_images() -> None:
     samples = {s.name: s for s in demo_samples()}
     assert list(samples) == ["astronaut", "cameraman", "rocket", "composite"]
     sizes = {n: Image.open(io.BytesIO(s.data)).size for n, s in samples.items()}
-    assert sizes == {"astronaut": (512, 512), "cameraman": (512, 512), "rocket": (640, 427),
-                     "composite": (1920, 1080)}
+    assert sizes == {
+        "astronaut": (512, 512),
+        "cameraman": (512, 512),
+        "rocket": (640, 427),
+        "composite": (1920, 1080),
+    }
     assert Image.open(io.BytesIO(samples["cameraman"].data)).mode == "L"
     assert [s.expect_person for s in samples.values()] == [True, True, False, True]
 
@@ -36,9 +40,10 @@ def test_the_composite_holds_people_of_very_different_sizes() -> None:
         portrait = getattr(data, source)()
         if portrait.ndim == 2:
             portrait = np.repeat(portrait[..., None], 3, axis=2)
-        expected = np.asarray(Image.fromarray(portrait).resize((size, size),
-                                                               Image.Resampling.LANCZOS))
-        pasted = frame[top:top + size, left:left + size]
+        expected = np.asarray(
+            Image.fromarray(portrait).resize((size, size), Image.Resampling.LANCZOS)
+        )
+        pasted = frame[top : top + size, left : left + size]
         assert pasted.shape == expected.shape and np.array_equal(pasted, expected), source
 
 
@@ -54,8 +59,12 @@ def test_names_become_key_safe_unique_ids(tmp_path: Path) -> None:
 
 
 def test_table_lists_status_fraction_latency_and_reason() -> None:
-    text = table([Row("astronaut", "anonymized", 0.5683, 594.2, None),
-                  Row("broken", "failed", None, 667.0, "corrupt JPEG: cannot decode")])
+    text = table(
+        [
+            Row("astronaut", "anonymized", 0.5683, 594.2, None),
+            Row("broken", "failed", None, 667.0, "corrupt JPEG: cannot decode"),
+        ]
+    )
     lines = text.splitlines()
     assert lines[0].split() == ["image", "status", "person", "latency", "reason"]
     assert lines[2].split() == ["astronaut", "anonymized", "56.8%", "594", "ms"]
@@ -68,9 +77,17 @@ def test_contact_sheet_shows_before_and_after_per_row() -> None:
     Image.new("RGB", (200, 100), (255, 0, 0)).save(red, "PNG")
     blue = io.BytesIO()
     Image.new("RGB", (200, 100), (0, 0, 255)).save(blue, "PNG")
-    sheet = Image.open(io.BytesIO(contact_sheet(
-        [(Row("a", "anonymized", 0.1, 1.0, None), red.getvalue(), blue.getvalue()),
-         (Row("b", "failed", None, 1.0, "corrupt"), b"not an image", None)], height=100)))
+    sheet = Image.open(
+        io.BytesIO(
+            contact_sheet(
+                [
+                    (Row("a", "anonymized", 0.1, 1.0, None), red.getvalue(), blue.getvalue()),
+                    (Row("b", "failed", None, 1.0, "corrupt"), b"not an image", None),
+                ],
+                height=100,
+            )
+        )
+    )
     pixels = np.asarray(sheet.convert("RGB"))
     assert sheet.width >= 12 + 200 + 12 + 200
     assert (pixels == [255, 0, 0]).all(axis=2).sum() >= 200 * 100 * 0.99  # before
@@ -79,11 +96,18 @@ def test_contact_sheet_shows_before_and_after_per_row() -> None:
 
 def test_a_dead_letter_is_matched_to_an_upload_by_tenant_and_image_id() -> None:
     def letter(key: str) -> dict[str, object]:
-        return {"Body": json.dumps({"detail-type": "Object Created",
-                                    "detail": {"object": {"key": key}}})}
+        return {
+            "Body": json.dumps(
+                {"detail-type": "Object Created", "detail": {"object": {"key": key}}}
+            )
+        }
 
-    letters = [{"Body": "not json"}, letter("incoming/other/2026/01/02/img-1.jpg"),
-               letter("api/images/demo/img-1.json"), letter("incoming/demo/2026/01/02/img-1.png")]
+    letters = [
+        {"Body": "not json"},
+        letter("incoming/other/2026/01/02/img-1.jpg"),
+        letter("api/images/demo/img-1.json"),
+        letter("incoming/demo/2026/01/02/img-1.png"),
+    ]
     assert dead_letter_for_image("demo", "img-1", letters) is letters[3]
     assert dead_letter_for_image("demo", "img-2", letters) is None
     assert dead_letter_for_image("other", "img-1", letters) is letters[1]

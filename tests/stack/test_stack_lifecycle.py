@@ -23,7 +23,12 @@ MODEL = REPO_ROOT / "model_repository" / "person_segmenter" / "1" / "model.onnx"
 def cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "stack", "--state-dir", str(state_dir), *args],
-        capture_output=True, text=True, timeout=300, cwd=REPO_ROOT, check=False)
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+        check=False,
+    )
 
 
 def printed_command(stdout: str, variable: str) -> list[str]:
@@ -34,9 +39,15 @@ def printed_command(stdout: str, variable: str) -> list[str]:
 
 
 def minted(command: list[str]) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT,
-                          check=False, env={k: v for k, v in os.environ.items()
-                                            if not k.startswith(("AWS_", "SITEVEIL_"))})
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SITEVEIL_"))},
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -54,7 +65,7 @@ def group_members(pgid: int) -> list[int]:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            fields = stat[stat.rindex(")") + 2:].split()
+            fields = stat[stat.rindex(")") + 2 :].split()
             if fields[0] != "Z" and int(fields[2]) == pgid:
                 members.append(int(entry.name))
     return members

@@ -32,7 +32,9 @@ FAST = Delivery(retry=2, backoff_policy="exponential", backoff_delay_s=0.2, time
 BODY = json.dumps({"detail-type": "Object Created", "source": "aws.s3", "id": "same-for-all"})
 
 
-def settings(queues: QueuePair, sink: str, tmp_path: Path, delivery: Delivery = FAST) -> RelaySettings:
+def settings(
+    queues: QueuePair, sink: str, tmp_path: Path, delivery: Delivery = FAST
+) -> RelaySettings:
     return RelaySettings(
         queue_url=queues.url,
         dead_letter_queue_url=queues.dead_letter_url,
@@ -74,13 +76,18 @@ def queue_depth(moto: Moto, url: str) -> int:
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + int(
-        attrs["ApproximateNumberOfMessagesNotVisible"])
+        attrs["ApproximateNumberOfMessagesNotVisible"]
+    )
 
 
 def dead_letters(moto: Moto, queues: QueuePair) -> list[dict[str, Any]]:
     response = moto.client("sqs").receive_message(
-        QueueUrl=queues.dead_letter_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-        MessageAttributeNames=["All"], VisibilityTimeout=0)
+        QueueUrl=queues.dead_letter_url,
+        MaxNumberOfMessages=10,
+        WaitTimeSeconds=1,
+        MessageAttributeNames=["All"],
+        VisibilityTimeout=0,
+    )
     return list(response.get("Messages", []))
 
 
@@ -94,12 +101,26 @@ def attr(message: dict[str, Any], name: str) -> str:
 
 # --- pure rules -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("status", "expected"), [
-    (200, Verdict.DELIVERED), (202, Verdict.DELIVERED), (204, Verdict.DELIVERED),
-    (400, Verdict.DEAD_LETTER), (410, Verdict.DEAD_LETTER), (413, Verdict.DEAD_LETTER),
-    (404, Verdict.RETRY), (409, Verdict.RETRY), (408, Verdict.RETRY), (429, Verdict.RETRY), (500, Verdict.RETRY), (503, Verdict.RETRY),
-    (None, Verdict.RETRY), (302, Verdict.DEAD_LETTER),
-])
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (200, Verdict.DELIVERED),
+        (202, Verdict.DELIVERED),
+        (204, Verdict.DELIVERED),
+        (400, Verdict.DEAD_LETTER),
+        (410, Verdict.DEAD_LETTER),
+        (413, Verdict.DEAD_LETTER),
+        (404, Verdict.RETRY),
+        (409, Verdict.RETRY),
+        (408, Verdict.RETRY),
+        (429, Verdict.RETRY),
+        (500, Verdict.RETRY),
+        (503, Verdict.RETRY),
+        (None, Verdict.RETRY),
+        (302, Verdict.DEAD_LETTER),
+    ],
+)
 def test_verdict_follows_the_trigger_delivery_rules(status: int | None, expected: Verdict) -> None:
     assert verdict(status) is expected
 
@@ -110,6 +131,7 @@ def test_backoff_grows_exponentially_or_linearly() -> None:
 
 
 # --- against moto and a real subscriber -----------------------------------------------------
+
 
 def test_delivers_a_binary_cloudevent_records_the_reply_and_deletes_the_message(
     moto: Moto, queues: QueuePair, subscriber_factory: Callable[..., Subscriber], tmp_path: Path
@@ -154,7 +176,8 @@ def test_dead_letters_after_the_retries_run_out(
     moto: Moto, queues: QueuePair, subscriber_factory: Callable[..., Subscriber], tmp_path: Path
 ) -> None:
     subscriber = subscriber_factory(
-        Answer(503, {"content-type": "application/json"}, b'{"error": "PredictorUnavailable"}'))
+        Answer(503, {"content-type": "application/json"}, b'{"error": "PredictorUnavailable"}')
+    )
     message_id = send(moto, queues)
     with running_relay(settings(queues, subscriber.url, tmp_path), moto):
         [letter] = wait_until(lambda: dead_letters(moto, queues))
@@ -213,8 +236,13 @@ def test_no_listener_and_timeouts_are_retried_then_dead_lettered(
     slow.close()  # nothing listens on its port any more
     send(moto, queues)
     with running_relay(settings(queues, closed, tmp_path, delivery), moto):
-        letters = wait_until(lambda: [m for m in dead_letters(moto, queues)
-                                      if "ConnectionError" in attr(m, "siteveil-reason")])
+        letters = wait_until(
+            lambda: [
+                m
+                for m in dead_letters(moto, queues)
+                if "ConnectionError" in attr(m, "siteveil-reason")
+            ]
+        )
     assert len(letters) == 1
 
 
@@ -240,13 +268,28 @@ def test_sigterm_finishes_the_delivery_in_flight_and_exits_cleanly(
     subscriber = subscriber_factory(reply_answer({"ok": True}, delay_s=1.5))
     send(moto, queues)
     env = {**os.environ, **aws_env(moto.endpoint, moto.layout)}
-    argv = [sys.executable, "-m", "stack.relay", "--queue-url", queues.url,
-            "--dead-letter-queue-url", queues.dead_letter_url, "--source", queues.arn,
-            "--sink", subscriber.url, "--replies", str(tmp_path / "replies.jsonl"),
-            "--wait-time", "1"]
+    argv = [
+        sys.executable,
+        "-m",
+        "stack.relay",
+        "--queue-url",
+        queues.url,
+        "--dead-letter-queue-url",
+        queues.dead_letter_url,
+        "--source",
+        queues.arn,
+        "--sink",
+        subscriber.url,
+        "--replies",
+        str(tmp_path / "replies.jsonl"),
+        "--wait-time",
+        "1",
+    ]
     proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: subscriber.received or proc.poll() is not None)  # the POST is in flight (answer takes 1.5 s)
+        wait_until(
+            lambda: subscriber.received or proc.poll() is not None
+        )  # the POST is in flight (answer takes 1.5 s)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:

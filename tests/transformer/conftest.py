@@ -55,8 +55,12 @@ class SquarePredictor:
     `box` is (top, left, bottom, right) as fractions of the model input.
     """
 
-    def __init__(self, contract: ModelContract, box: tuple[float, float, float, float] | None,
-                 version: str = "1") -> None:
+    def __init__(
+        self,
+        contract: ModelContract,
+        box: tuple[float, float, float, float] | None,
+        version: str = "1",
+    ) -> None:
         self.model = ServedModel("person_segmenter", version, contract)
         self.box = box
         self.calls = 0
@@ -80,7 +84,7 @@ class SquarePredictor:
         prob = np.zeros((tensor.shape[0], h, w, 1), np.float32)
         if self.box is not None:
             top, left, bottom, right = self.box
-            prob[:, int(top * h):int(bottom * h), int(left * w):int(right * w)] = 0.97
+            prob[:, int(top * h) : int(bottom * h), int(left * w) : int(right * w)] = 0.97
         return prob
 
 

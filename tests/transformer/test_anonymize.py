@@ -25,16 +25,18 @@ def face_mask(astronaut: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("mode", ["blur", "pixelate", "fill"])
-def test_outside_the_mask_nothing_changes(astronaut: np.ndarray, face_mask: np.ndarray,
-                                          mode: str) -> None:
+def test_outside_the_mask_nothing_changes(
+    astronaut: np.ndarray, face_mask: np.ndarray, mode: str
+) -> None:
     out = anonymize(astronaut, face_mask, person_regions(face_mask), mode)
     assert np.array_equal(out[~face_mask], astronaut[~face_mask])
     assert out.shape == astronaut.shape and out.dtype == np.uint8
 
 
 @pytest.mark.parametrize("mode", ["blur", "pixelate"])
-def test_inside_the_mask_detail_is_destroyed(astronaut: np.ndarray, face_mask: np.ndarray,
-                                             mode: str) -> None:
+def test_inside_the_mask_detail_is_destroyed(
+    astronaut: np.ndarray, face_mask: np.ndarray, mode: str
+) -> None:
     out = anonymize(astronaut, face_mask, person_regions(face_mask), mode)
     inner = cv2.erode(face_mask.view(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     assert detail(out, inner) < 0.25 * detail(astronaut, inner)
@@ -46,8 +48,9 @@ def test_inside_the_mask_detail_is_destroyed(astronaut: np.ndarray, face_mask: n
 
 
 def test_fill_uses_the_colour(astronaut: np.ndarray, face_mask: np.ndarray) -> None:
-    out = anonymize(astronaut, face_mask, person_regions(face_mask), "fill",
-                    fill_color=(255, 0, 128))
+    out = anonymize(
+        astronaut, face_mask, person_regions(face_mask), "fill", fill_color=(255, 0, 128)
+    )
     assert (out[face_mask] == (255, 0, 128)).all()
 
 

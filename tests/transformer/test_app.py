@@ -27,12 +27,20 @@ def eventbridge(key: str = KEY, etag: str | None = None) -> dict[str, Any]:
     obj: dict[str, Any] = {"key": key, "size": 10}
     if etag:
         obj["etag"] = etag
-    return {"source": "aws.s3", "detail-type": "Object Created",
-            "detail": {"bucket": {"name": "uploads"}, "object": obj}}
+    return {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": "uploads"}, "object": obj},
+    }
 
 
-def post(client: Any, data: Any, *, structured: bool = False,
-         etype: str = "dev.knative.connector.event.aws-sqs") -> Any:
+def post(
+    client: Any,
+    data: Any,
+    *,
+    structured: bool = False,
+    etype: str = "dev.knative.connector.event.aws-sqs",
+) -> Any:
     event = CloudEvent({"type": etype, "source": "test", "id": "ev-1"}, data)
     headers, body = (to_structured if structured else to_binary)(event)
     return client.post("/", headers=headers, data=body)
@@ -41,16 +49,25 @@ def post(client: Any, data: Any, *, structured: bool = False,
 @pytest.fixture
 def client_for(s3: Any) -> Any:
     def make(predictor: Any, **extra: Any) -> Any:
-        settings = Settings(model_name="person_segmenter", predictor_host="unused:1",
-                            results_bucket="results", **extra)
+        settings = Settings(
+            model_name="person_segmenter",
+            predictor_host="unused:1",
+            results_bucket="results",
+            **extra,
+        )
         return create_app(settings, storage=Storage(s3), predictor=predictor).test_client()
 
     return make
 
 
 @pytest.mark.parametrize("structured", [False, True], ids=["binary", "structured"])
-def test_anonymized_reply_event(client_for: Any, put_upload: Any, astronaut: np.ndarray,
-                                square_predictor: SquarePredictor, structured: bool) -> None:
+def test_anonymized_reply_event(
+    client_for: Any,
+    put_upload: Any,
+    astronaut: np.ndarray,
+    square_predictor: SquarePredictor,
+    structured: bool,
+) -> None:
     _, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
     response = post(client_for(square_predictor), eventbridge(etag=etag), structured=structured)
     assert response.status_code == 200
@@ -60,8 +77,9 @@ def test_anonymized_reply_event(client_for: Any, put_upload: Any, astronaut: np.
     assert reply.get_data()["outputs"]["anonymized"] == "results/acme/img-1/anonymized.jpg"
 
 
-def test_corrupt_image_replies_failed_with_reason(client_for: Any, put_upload: Any, s3: Any,
-                                                  square_predictor: SquarePredictor) -> None:
+def test_corrupt_image_replies_failed_with_reason(
+    client_for: Any, put_upload: Any, s3: Any, square_predictor: SquarePredictor
+) -> None:
     put_upload(b"\xff\xd8\xff garbage that is not a jpeg")
     response = post(client_for(square_predictor), eventbridge())
     assert response.status_code == 200
@@ -72,14 +90,25 @@ def test_corrupt_image_replies_failed_with_reason(client_for: Any, put_upload: A
     assert keys == ["results/acme/img-1/result.json"]
 
 
-@pytest.mark.parametrize("body, headers", [
-    (b'{"hello": "world"}', {"content-type": "application/json"}),
-    (b"not json", {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "s", "ce-type": "t",
-                   "content-type": "application/json"}),
-])
-def test_malformed_requests_are_400_with_a_reason(client_for: Any,
-                                                  square_predictor: SquarePredictor,
-                                                  body: bytes, headers: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "body, headers",
+    [
+        (b'{"hello": "world"}', {"content-type": "application/json"}),
+        (
+            b"not json",
+            {
+                "ce-specversion": "1.0",
+                "ce-id": "1",
+                "ce-source": "s",
+                "ce-type": "t",
+                "content-type": "application/json",
+            },
+        ),
+    ],
+)
+def test_malformed_requests_are_400_with_a_reason(
+    client_for: Any, square_predictor: SquarePredictor, body: bytes, headers: dict[str, str]
+) -> None:
     response = client_for(square_predictor).post("/", data=body, headers=headers)
     assert response.status_code == 400
     assert response.json["error"] == "InvalidEvent" and response.json["reason"]
@@ -90,8 +119,7 @@ def test_foreign_events_are_400(client_for: Any, square_predictor: SquarePredict
     assert response.status_code == 400 and "not ObjectCreated" in response.json["reason"]
 
 
-def test_missing_object_replies_failed(client_for: Any,
-                                      square_predictor: SquarePredictor) -> None:
+def test_missing_object_replies_failed(client_for: Any, square_predictor: SquarePredictor) -> None:
     response = post(client_for(square_predictor), eventbridge())
     assert response.status_code == 200
     reply = from_http(dict(response.headers), response.data)
@@ -99,8 +127,13 @@ def test_missing_object_replies_failed(client_for: Any,
     assert reply.get_data()["error"]["type"] == "ObjectNotFound"
 
 
-def test_predictor_down_is_503(client_for: Any, put_upload: Any, astronaut: np.ndarray,
-                               square_predictor: SquarePredictor, s3: Any) -> None:
+def test_predictor_down_is_503(
+    client_for: Any,
+    put_upload: Any,
+    astronaut: np.ndarray,
+    square_predictor: SquarePredictor,
+    s3: Any,
+) -> None:
     put_upload(simplejpeg.encode_jpeg(astronaut))
     square_predictor.fail_with = PredictorUnavailable("connection refused")
     client = client_for(square_predictor)
@@ -112,7 +145,8 @@ def test_predictor_down_is_503(client_for: Any, put_upload: Any, astronaut: np.n
 
 def test_oversized_event_is_413(client_for: Any, square_predictor: SquarePredictor) -> None:
     response = client_for(square_predictor).post(
-        "/", data=b"x" * (2 * 1024 * 1024), headers={"content-type": "application/json"})
+        "/", data=b"x" * (2 * 1024 * 1024), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
 
 
@@ -127,8 +161,9 @@ def test_health_paths(client_for: Any, square_predictor: SquarePredictor) -> Non
     assert client.put("/").status_code == 405
 
 
-def test_metrics_count_outcomes(client_for: Any, put_upload: Any, astronaut: np.ndarray,
-                                square_predictor: SquarePredictor) -> None:
+def test_metrics_count_outcomes(
+    client_for: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
     client = client_for(square_predictor)
 
     def count(outcome: str) -> float:
@@ -144,10 +179,13 @@ def test_metrics_count_outcomes(client_for: Any, put_upload: Any, astronaut: np.
     assert (count("anonymized"), count("rejected")) == (before[0] + 1, before[1] + 1)
 
 
-def test_logs_carry_ids_but_never_pixels_or_secrets(client_for: Any, put_upload: Any,
-                                                    astronaut: np.ndarray,
-                                                    square_predictor: SquarePredictor,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_logs_carry_ids_but_never_pixels_or_secrets(
+    client_for: Any,
+    put_upload: Any,
+    astronaut: np.ndarray,
+    square_predictor: SquarePredictor,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """Even at DEBUG, our logging keeps botocore (which logs signed headers and bodies) quiet."""
     put_upload(simplejpeg.encode_jpeg(astronaut))
     root = logging.getLogger()

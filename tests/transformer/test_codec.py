@@ -40,10 +40,19 @@ def test_exif_orientation_is_applied(fmt: str) -> None:
     assert image.rgb[5, 20, 0] > 200 and image.rgb[75, 20, 0] < 60  # red is now on top
 
 
-@pytest.mark.parametrize("mode, fmt", [
-    ("L", "PNG"), ("L", "JPEG"), ("RGBA", "PNG"), ("P", "PNG"), ("LA", "PNG"),
-    ("CMYK", "JPEG"), ("I;16", "PNG"), ("RGBA", "WEBP"),
-])
+@pytest.mark.parametrize(
+    "mode, fmt",
+    [
+        ("L", "PNG"),
+        ("L", "JPEG"),
+        ("RGBA", "PNG"),
+        ("P", "PNG"),
+        ("LA", "PNG"),
+        ("CMYK", "JPEG"),
+        ("I;16", "PNG"),
+        ("RGBA", "WEBP"),
+    ],
+)
 def test_other_modes_become_rgb8(mode: str, fmt: str) -> None:
     base = Image.fromarray(np.tile(np.arange(64, dtype=np.uint8)[None, :, None] * 4, (32, 1, 3)))
     if mode == "I;16":
@@ -67,12 +76,15 @@ def test_sixteen_bit_gray_keeps_full_range() -> None:
     assert rgb[0, 0, 0] == 0 and rgb[0, 1, 0] == 255
 
 
-@pytest.mark.parametrize("blob, reason", [
-    (b"", "not a JPEG"),
-    (b"hello, I am a text file", "not a JPEG"),
-    (b"GIF89a" + b"\x00" * 100, "not a JPEG"),
-    (b"%PDF-1.7\n", "not a JPEG"),
-])
+@pytest.mark.parametrize(
+    "blob, reason",
+    [
+        (b"", "not a JPEG"),
+        (b"hello, I am a text file", "not a JPEG"),
+        (b"GIF89a" + b"\x00" * 100, "not a JPEG"),
+        (b"%PDF-1.7\n", "not a JPEG"),
+    ],
+)
 def test_non_images_are_refused(blob: bytes, reason: str) -> None:
     with pytest.raises(InvalidImage, match=reason):
         decode(blob, max_pixels=BIG)

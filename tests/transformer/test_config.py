@@ -13,29 +13,47 @@ BASE = ["--model_name=person_segmenter", "--predictor_host=localhost:8085"]
 def test_kserve_flags() -> None:
     s = parse_settings([*BASE, "--predictor_protocol=grpc-v2", "--http_port=9090", "--workers=3"])
     assert (s.model_name, s.predictor_host, s.predictor_protocol) == (
-        "person_segmenter", "localhost:8085", "grpc-v2")
+        "person_segmenter",
+        "localhost:8085",
+        "grpc-v2",
+    )
     assert (s.http_port, s.workers, s.http_host) == (9090, 3, "127.0.0.1")
 
 
 def test_our_flags() -> None:
-    s = parse_settings([*BASE, "--anonymization_mode=pixelate", "--delete_original",
-                        "--fill_color=10,20,30", "--mask_dilation_px=4", "--output_format=png",
-                        "--results_bucket=r", "--predictor_timeout=7.5"])
-    assert (s.anonymization_mode, s.delete_original, s.fill_color) == ("pixelate", True,
-                                                                      (10, 20, 30))
+    s = parse_settings(
+        [
+            *BASE,
+            "--anonymization_mode=pixelate",
+            "--delete_original",
+            "--fill_color=10,20,30",
+            "--mask_dilation_px=4",
+            "--output_format=png",
+            "--results_bucket=r",
+            "--predictor_timeout=7.5",
+        ]
+    )
+    assert (s.anonymization_mode, s.delete_original, s.fill_color) == (
+        "pixelate",
+        True,
+        (10, 20, 30),
+    )
     assert (s.mask_dilation_px, s.output_format, s.results_bucket) == (4, "png", "r")
     assert s.predictor_timeout == 7.5
 
 
-@pytest.mark.parametrize("flags", [
-    [],
-    ["--model_name=m"],
-    [*BASE, "--predictor_protocol=rest"],
-    [*BASE, "--mask_threshold=1.5"],
-    [*BASE, "--fill_color=300,0,0"],
-    [*BASE, "--shadow", "--delete_original"],
-    [*BASE, "--workers=0"],
-])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        [],
+        ["--model_name=m"],
+        [*BASE, "--predictor_protocol=rest"],
+        [*BASE, "--mask_threshold=1.5"],
+        [*BASE, "--fill_color=300,0,0"],
+        [*BASE, "--shadow", "--delete_original"],
+        [*BASE, "--workers=0"],
+    ],
+)
 def test_bad_flags_exit_with_usage(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         parse_settings(flags)
@@ -44,7 +62,8 @@ def test_bad_flags_exit_with_usage(flags: list[str], capsys: pytest.CaptureFixtu
 
 
 def test_gunicorn_options_follow_settings() -> None:
-    options = gunicorn_options(parse_settings([*BASE, "--http_host=0.0.0.0", "--workers=4",
-                                               "--predictor_timeout=20"]))
+    options = gunicorn_options(
+        parse_settings([*BASE, "--http_host=0.0.0.0", "--workers=4", "--predictor_timeout=20"])
+    )
     assert options["bind"] == "0.0.0.0:8080" and options["workers"] == 4
     assert options["timeout"] > 20 and options["control_socket_disable"] is True

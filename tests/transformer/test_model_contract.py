@@ -27,8 +27,9 @@ def test_grpc_json_shape_with_string_dims_and_camel_case() -> None:
     grpc_like = copy.deepcopy(DEMO_CONFIG)
     grpc_like["input"][0]["dims"] = ["256", "256", "3"]
     grpc_like["max_batch_size"] = "8"
-    grpc_like["parameters"] = {k: {"stringValue": v["string_value"]}
-                               for k, v in DEMO_CONFIG["parameters"].items()}
+    grpc_like["parameters"] = {
+        k: {"stringValue": v["string_value"]} for k, v in DEMO_CONFIG["parameters"].items()
+    }
     c = contract_from_config({"config": grpc_like})
     assert (c.height, c.width, c.batched) == (256, 256, True)
 
@@ -54,19 +55,30 @@ def test_nchw_logits_model_with_person_classes() -> None:
     assert c.mean == (123.675, 116.28, 103.53)
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda c: c["parameters"].pop("siteveil.input_layout"), "input_layout"),
-    (lambda c: c["parameters"].__setitem__("siteveil.output_kind", {"string_value": "boxes"}),
-     "output_kind"),
-    (lambda c: c["parameters"].__setitem__("siteveil.output_kind", {"string_value": "logits"}),
-     "person_classes"),
-    (lambda c: c["input"].append(c["input"][0]), "exactly one input"),
-    (lambda c: c["input"][0].__setitem__("dims", [256, 256]), "three"),
-    (lambda c: c["input"][0].__setitem__("dims", [-1, -1, 3]), "fixed-size"),
-    (lambda c: c["input"][0].__setitem__("data_type", "TYPE_STRING"), "not supported"),
-    (lambda c: c["parameters"].__setitem__("siteveil.mean", {"string_value": "1,2"}), "1 or 3"),
-    (lambda c: c.pop("output"), "exactly one output"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda c: c["parameters"].pop("siteveil.input_layout"), "input_layout"),
+        (
+            lambda c: c["parameters"].__setitem__(
+                "siteveil.output_kind", {"string_value": "boxes"}
+            ),
+            "output_kind",
+        ),
+        (
+            lambda c: c["parameters"].__setitem__(
+                "siteveil.output_kind", {"string_value": "logits"}
+            ),
+            "person_classes",
+        ),
+        (lambda c: c["input"].append(c["input"][0]), "exactly one input"),
+        (lambda c: c["input"][0].__setitem__("dims", [256, 256]), "three"),
+        (lambda c: c["input"][0].__setitem__("dims", [-1, -1, 3]), "fixed-size"),
+        (lambda c: c["input"][0].__setitem__("data_type", "TYPE_STRING"), "not supported"),
+        (lambda c: c["parameters"].__setitem__("siteveil.mean", {"string_value": "1,2"}), "1 or 3"),
+        (lambda c: c.pop("output"), "exactly one output"),
+    ],
+)
 def test_incomplete_contracts_are_refused(mutate: Any, message: str) -> None:
     cfg = copy.deepcopy(DEMO_CONFIG)
     mutate(cfg)

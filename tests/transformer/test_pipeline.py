@@ -25,8 +25,9 @@ RESULTS = "results/acme/img-1/"
 
 
 def settings(**extra: Any) -> Settings:
-    return Settings(model_name="person_segmenter", predictor_host="unused:1",
-                    results_bucket="results", **extra)
+    return Settings(
+        model_name="person_segmenter", predictor_host="unused:1", results_bucket="results", **extra
+    )
 
 
 def event_for(key: str, etag: str | None) -> ObjectCreated:
@@ -41,12 +42,17 @@ def read(s3: Any, key: str, bucket: str = "results") -> bytes:
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
-def test_writes_anonymized_image_mask_and_record(s3: Any, put_upload: Any, astronaut: np.ndarray,
-                                                 square_predictor: SquarePredictor) -> None:
+def test_writes_anonymized_image_mask_and_record(
+    s3: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
     key, etag = put_upload(simplejpeg.encode_jpeg(astronaut, quality=95))
     outcome = Pipeline(settings(), Storage(s3), square_predictor).process(event_for(key, etag))
     assert not outcome.failed and not outcome.duplicate
-    assert listing(s3) == [RESULTS + "anonymized.jpg", RESULTS + "mask.png", RESULTS + "result.json"]
+    assert listing(s3) == [
+        RESULTS + "anonymized.jpg",
+        RESULTS + "mask.png",
+        RESULTS + "result.json",
+    ]
 
     record = ResultRecord.model_validate_json(read(s3, RESULTS + "result.json"))
     assert record == outcome.record
@@ -64,25 +70,30 @@ def test_writes_anonymized_image_mask_and_record(s3: Any, put_upload: Any, astro
     assert np.abs(out[mask].astype(int) - original[mask]).mean() > 10
 
 
-def test_png_stays_png_and_output_format_can_be_forced(s3: Any, put_upload: Any,
-                                                       astronaut: np.ndarray,
-                                                       square_predictor: SquarePredictor) -> None:
-    key, etag = put_upload(encode_with_pillow(astronaut, "PNG"),
-                           "incoming/acme/2026/11/22/img-1.png")
+def test_png_stays_png_and_output_format_can_be_forced(
+    s3: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
+    key, etag = put_upload(
+        encode_with_pillow(astronaut, "PNG"), "incoming/acme/2026/11/22/img-1.png"
+    )
     Pipeline(settings(), Storage(s3), square_predictor).process(event_for(key, etag))
     assert RESULTS + "anonymized.png" in listing(s3)
     Pipeline(settings(output_format="webp"), Storage(s3), square_predictor).process(
-        event_for(key, "other-etag"))
+        event_for(key, "other-etag")
+    )
     assert RESULTS + "anonymized.webp" in listing(s3)
 
 
-@pytest.mark.parametrize("body, reason", [
-    (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "corrupt JPEG"),
-    (b"I am not an image at all", "not a JPEG, PNG or WebP"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "corrupt JPEG"),
+        (b"I am not an image at all", "not a JPEG, PNG or WebP"),
+    ],
+)
 def test_unusable_images_end_failed_with_no_image_written(
-        s3: Any, put_upload: Any, square_predictor: SquarePredictor, body: bytes,
-        reason: str) -> None:
+    s3: Any, put_upload: Any, square_predictor: SquarePredictor, body: bytes, reason: str
+) -> None:
     key, etag = put_upload(body)
     outcome = Pipeline(settings(), Storage(s3), square_predictor).process(event_for(key, etag))
     assert outcome.failed and reason in outcome.record.error.reason
@@ -92,18 +103,19 @@ def test_unusable_images_end_failed_with_no_image_written(
     assert square_predictor.calls == 0
 
 
-def test_too_large_objects_are_refused_without_reading(s3: Any, put_upload: Any,
-                                                       astronaut: np.ndarray,
-                                                       square_predictor: SquarePredictor) -> None:
+def test_too_large_objects_are_refused_without_reading(
+    s3: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
     key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
     outcome = Pipeline(settings(max_image_bytes=1000), Storage(s3), square_predictor).process(
-        event_for(key, etag))
+        event_for(key, etag)
+    )
     assert outcome.failed and "more than the 1000 allowed" in outcome.record.error.reason
 
 
-def test_predictor_down_writes_nothing_and_is_retryable(s3: Any, put_upload: Any,
-                                                        astronaut: np.ndarray,
-                                                        square_predictor: SquarePredictor) -> None:
+def test_predictor_down_writes_nothing_and_is_retryable(
+    s3: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
     key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
     square_predictor.fail_with = PredictorUnavailable("connection refused")
     with pytest.raises(PredictorUnavailable):
@@ -111,8 +123,9 @@ def test_predictor_down_writes_nothing_and_is_retryable(s3: Any, put_upload: Any
     assert listing(s3) == []
 
 
-def test_nan_scores_write_nothing(s3: Any, put_upload: Any, astronaut: np.ndarray,
-                                  square_predictor: SquarePredictor) -> None:
+def test_nan_scores_write_nothing(
+    s3: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
     key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
     original_infer = square_predictor.infer
     square_predictor.infer = lambda t, m: original_infer(t, m) * np.nan  # type: ignore[method-assign]
@@ -121,8 +134,9 @@ def test_nan_scores_write_nothing(s3: Any, put_upload: Any, astronaut: np.ndarra
     assert listing(s3) == []
 
 
-def test_duplicate_delivery_reuses_the_record(s3: Any, put_upload: Any, astronaut: np.ndarray,
-                                              square_predictor: SquarePredictor) -> None:
+def test_duplicate_delivery_reuses_the_record(
+    s3: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
     key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
     pipeline = Pipeline(settings(), Storage(s3), square_predictor)
     first = pipeline.process(event_for(key, etag))
@@ -134,8 +148,8 @@ def test_duplicate_delivery_reuses_the_record(s3: Any, put_upload: Any, astronau
 
 
 def test_new_upload_under_the_same_key_is_processed_again(
-        s3: Any, put_upload: Any, astronaut: np.ndarray,
-        square_predictor: SquarePredictor) -> None:
+    s3: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
     key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
     pipeline = Pipeline(settings(), Storage(s3), square_predictor)
     pipeline.process(event_for(key, etag))
@@ -145,8 +159,9 @@ def test_new_upload_under_the_same_key_is_processed_again(
     assert square_predictor.calls == 2
 
 
-def test_delete_original_after_results(s3: Any, put_upload: Any, astronaut: np.ndarray,
-                                       square_predictor: SquarePredictor) -> None:
+def test_delete_original_after_results(
+    s3: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
     key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
     pipeline = Pipeline(settings(delete_original=True), Storage(s3), square_predictor)
     outcome = pipeline.process(event_for(key, etag))
@@ -156,18 +171,18 @@ def test_delete_original_after_results(s3: Any, put_upload: Any, astronaut: np.n
     assert pipeline.process(event_for(key, etag)).duplicate
 
 
-def test_missing_object_ends_failed_not_retried(s3: Any,
-                                                square_predictor: SquarePredictor) -> None:
+def test_missing_object_ends_failed_not_retried(s3: Any, square_predictor: SquarePredictor) -> None:
     """Knative retries 404s; an upload whose object is gone is a final, recorded failure."""
     outcome = Pipeline(settings(), Storage(s3), square_predictor).process(
-        event_for("incoming/acme/2026/11/22/img-9.jpg", None))
+        event_for("incoming/acme/2026/11/22/img-9.jpg", None)
+    )
     assert outcome.failed and outcome.record.error.type == "ObjectNotFound"
     assert listing(s3) == ["results/acme/img-9/result.json"]
 
 
-def test_shadow_writes_only_under_the_shadow_prefix(s3: Any, put_upload: Any,
-                                                    astronaut: np.ndarray,
-                                                    make_predictor: Any) -> None:
+def test_shadow_writes_only_under_the_shadow_prefix(
+    s3: Any, put_upload: Any, astronaut: np.ndarray, make_predictor: Any
+) -> None:
     key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
     candidate = make_predictor((0.1, 0.1, 0.9, 0.9), version="7")
     with pytest.raises(ValueError, match="never deletes"):
@@ -183,12 +198,18 @@ def test_storage_outage_is_retryable(square_predictor: SquarePredictor) -> None:
     import boto3
     from botocore.config import Config
 
-    dead = boto3.client("s3", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
-                        aws_access_key_id="x", aws_secret_access_key="y",
-                        config=Config(retries={"max_attempts": 1}, connect_timeout=1))
+    dead = boto3.client(
+        "s3",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
     with pytest.raises(StorageUnavailable):
         Pipeline(settings(), Storage(dead), square_predictor).process(
-            event_for("incoming/acme/2026/11/22/img-1.jpg", None))
+            event_for("incoming/acme/2026/11/22/img-1.jpg", None)
+        )
 
 
 def test_event_for_unknown_layout_never_reaches_the_pipeline() -> None:

@@ -78,7 +78,9 @@ def test_regions_are_connected_components_largest_first() -> None:
     mask[50:90, 40:80] = True  # 1600 px
     boxes = person_regions(mask)
     assert [(b.x, b.y, b.width, b.height, b.pixels) for b in boxes] == [
-        (40, 50, 40, 40, 1600), (10, 10, 5, 10, 50)]
+        (40, 50, 40, 40, 1600),
+        (10, 10, 5, 10, 50),
+    ]
     assert person_regions(np.zeros((5, 5), bool)) == []
 
 
@@ -95,31 +97,35 @@ def test_default_dilation_scales_with_the_image(demo_contract: ModelContract) ->
     dilation=st.integers(0, 20),
     density=st.floats(0.0, 0.2),
 )
-def test_every_mask_pixel_is_inside_a_region_box(seed: int, height: int, width: int,
-                                                 dilation: int, density: float) -> None:
+def test_every_mask_pixel_is_inside_a_region_box(
+    seed: int, height: int, width: int, dilation: int, density: float
+) -> None:
     """Privacy: anonymize() only touches boxes, so the boxes must cover the whole mask."""
     rng = np.random.default_rng(seed)
-    margin = np.where(rng.random((64, 48)) < density, rng.random((64, 48)),
-                      -rng.random((64, 48))).astype(np.float32)
+    margin = np.where(
+        rng.random((64, 48)) < density, rng.random((64, 48)), -rng.random((64, 48))
+    ).astype(np.float32)
     mask, boxes = person_mask_and_regions(margin, height, width, dilation)
     assert mask.shape == (height, width)
     assert np.array_equal(mask, person_mask(margin, height, width, dilation))
     covered = np.zeros_like(mask)
     for box in boxes:
-        covered[box.y:box.y + box.height, box.x:box.x + box.width] = True
+        covered[box.y : box.y + box.height, box.x : box.x + box.width] = True
         assert box.pixels > 0
     assert not (mask & ~covered).any()
 
 
 def test_low_resolution_regions_match_full_resolution_components(
-        demo_contract: ModelContract) -> None:
+    demo_contract: ModelContract,
+) -> None:
     margin = np.full((64, 64), -1.0, np.float32)
     margin[10:20, 5:15] = 1.0
     margin[40:60, 30:50] = 1.0
     mask, boxes = person_mask_and_regions(margin, 640, 640, dilation_px=0)
     exact = person_regions(mask)
-    assert [(b.x, b.y, b.width, b.height, b.pixels) for b in boxes] == \
-        [(b.x, b.y, b.width, b.height, b.pixels) for b in exact]
+    assert [(b.x, b.y, b.width, b.height, b.pixels) for b in boxes] == [
+        (b.x, b.y, b.width, b.height, b.pixels) for b in exact
+    ]
 
 
 def test_dilation_grows_the_mask_by_at_least_the_requested_pixels() -> None:

@@ -27,9 +27,14 @@ def triton() -> Iterator[TritonEndpoints]:
 
 
 def predictor_for(host: str, protocol: str = "v2", **extra: object) -> TritonPredictor:
-    return TritonPredictor(Settings(model_name="person_segmenter", predictor_host=host,
-                                    predictor_protocol=protocol,  # type: ignore[arg-type]
-                                    **extra))  # type: ignore[arg-type]
+    return TritonPredictor(
+        Settings(
+            model_name="person_segmenter",
+            predictor_host=host,
+            predictor_protocol=protocol,  # type: ignore[arg-type]
+            **extra,
+        )
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("protocol", ["v2", "grpc-v2"])
@@ -38,8 +43,10 @@ def test_reads_the_contract_and_segments_a_person(triton: TritonEndpoints, proto
     assert predictor.is_ready()
     served = predictor.served_model()
     assert served.version == "1"
-    assert (served.contract.input_name, served.contract.output_name) == ("image",
-                                                                       "person_probability")
+    assert (served.contract.input_name, served.contract.output_name) == (
+        "image",
+        "person_probability",
+    )
     person = predictor.infer(to_input_tensor(data.astronaut(), served.contract), served)
     rocket = predictor.infer(to_input_tensor(data.rocket(), served.contract), served)
     assert person.shape == (1, 256, 256, 1) and person.dtype == np.float32
@@ -52,8 +59,9 @@ def test_http_and_grpc_give_the_same_scores(triton: TritonEndpoints) -> None:
     http, grpc = predictor_for(triton.http), predictor_for(triton.grpc, "grpc-v2")
     served = http.served_model()
     tensor = to_input_tensor(data.astronaut(), served.contract)
-    assert np.allclose(http.infer(tensor, served), grpc.infer(tensor, grpc.served_model()),
-                       atol=1e-6)
+    assert np.allclose(
+        http.infer(tensor, served), grpc.infer(tensor, grpc.served_model()), atol=1e-6
+    )
 
 
 def test_unknown_model_is_unavailable(triton: TritonEndpoints) -> None:

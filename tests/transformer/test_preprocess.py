@@ -19,8 +19,16 @@ def test_demo_model_input(astronaut: np.ndarray, demo_contract: ModelContract) -
 
 
 def test_bgr_nchw_normalised(demo_contract: ModelContract) -> None:
-    contract = dataclasses.replace(demo_contract, layout="NCHW", color_order="BGR", scale=1.0,
-                                   mean=(10.0, 20.0, 30.0), std=(2.0, 4.0, 5.0), height=8, width=4)
+    contract = dataclasses.replace(
+        demo_contract,
+        layout="NCHW",
+        color_order="BGR",
+        scale=1.0,
+        mean=(10.0, 20.0, 30.0),
+        std=(2.0, 4.0, 5.0),
+        height=8,
+        width=4,
+    )
     rgb = np.zeros((16, 8, 3), np.uint8)
     rgb[..., 0], rgb[..., 1], rgb[..., 2] = 100, 120, 130  # R, G, B
     tensor = to_input_tensor(rgb, contract)

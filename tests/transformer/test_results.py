@@ -13,11 +13,15 @@ from transformer.results import ResultRecord, result_json_schema
 
 def record(**extra: object) -> dict[str, object]:
     base: dict[str, object] = {
-        "status": "anonymized", "image_id": "img-1", "tenant": "acme", "event_id": "e",
+        "status": "anonymized",
+        "image_id": "img-1",
+        "tenant": "acme",
+        "event_id": "e",
         "source": {"bucket": "b", "key": "incoming/acme/2026/11/22/img-1.jpg"},
         "model": {"name": "person_segmenter", "version": "1"},
         "anonymization": {"mode": "blur", "threshold": 0.5, "dilation_px": 2},
-        "transformer_version": "0.1.0", "processed_at": datetime(2026, 11, 22, tzinfo=UTC),
+        "transformer_version": "0.1.0",
+        "processed_at": datetime(2026, 11, 22, tzinfo=UTC),
     }
     return {**base, **extra}
 
@@ -28,10 +32,16 @@ def test_round_trip_and_schema_version() -> None:
     assert again == parsed and again.schema_version == 1
 
 
-@pytest.mark.parametrize("bad", [
-    {"status": "done"}, {"person_fraction": 1.5}, {"unknown_field": 1}, {"schema_version": 2},
-    {"person_regions": [{"x": 0, "y": 0, "width": 0, "height": 1, "pixels": 1}]},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"status": "done"},
+        {"person_fraction": 1.5},
+        {"unknown_field": 1},
+        {"schema_version": 2},
+        {"person_regions": [{"x": 0, "y": 0, "width": 0, "height": 1, "pixels": 1}]},
+    ],
+)
 def test_invalid_records_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         ResultRecord.model_validate(record(**bad))
