@@ -69,9 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api import logs
+    from transformer import logs
 
-    logs.configure(args.log_level)
+    logs.configure(args.log_level, fields=None)
     load_settings()  # fail fast, before uvicorn imports the factory
     uvicorn.run(
         "api.app:create_app",

@@ -43,7 +43,7 @@ from cloudevents.v1.exceptions import GenericException as CloudEventError
 from cloudevents.v1.http import from_http
 
 from stack.config import BackoffPolicy, Delivery
-from stack.logs import configure_logging
+from transformer import logs
 
 log = logging.getLogger("siteveil.relay")
 
@@ -406,7 +406,7 @@ def parse_args(argv: Sequence[str] | None = None) -> RelaySettings:
         )
     except ValueError as exc:
         parser.error(str(exc))
-    configure_logging(args.log_level)
+    logs.configure(args.log_level, fields=None)
     return RelaySettings(
         queue_url=args.queue_url,
         dead_letter_queue_url=args.dead_letter_queue_url,
