@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from api.app import create_app
 from api.config import Settings
 from api.devauth import JWKS_FILE, SIGNING_KEY_FILE, mint_dev_token, write_dev_keys
 from api.storage import StateStore, s3_client
+from stack.processes import free_port
 
 ACCESS_KEY = "siteveil-api-test"
 SECRET_KEY = "siteveil-api-test-secret-0123456789"
@@ -31,12 +31,6 @@ UPLOADS_BUCKET = "uploads"
 ISSUER = "https://idp.test/siteveil"
 AUDIENCE = "siteveil-api"
 READY_TIMEOUT_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def weed_binary() -> str | None:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,13 @@ import requests
 from botocore.client import BaseClient
 from moto.server import ThreadedMotoServer
 
+from stack.processes import free_port
+
 BUCKET = "uploads"
 TENANT = "acme"
 ISSUER = "siteveil-dev"
 AUDIENCE = "siteveil-api"
 READY_TIMEOUT_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

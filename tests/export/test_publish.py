@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from export.errors import ExportError, VersionExists
 from export.publish import S3Location, publish_version, storage_uri
 from export.triton_config import PERSON_SEGMENTER, read_config, write_configs
 from export.versions import create_version, verify_version
+from stack.processes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_REPOSITORY = REPO_ROOT / "model_repository"
@@ -29,17 +29,11 @@ MOTO = Path(sys.executable).with_name("moto_server")  # the virtualenv running t
 BUCKET = "siteveil-models"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     if not MOTO.exists():
         pytest.skip(f"moto_server not installed at {MOTO} (make setup)")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [str(MOTO), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
