@@ -26,8 +26,7 @@ resource "aws_iam_role" "karpenter_node" {
 }
 
 resource "aws_iam_role_policy_attachment" "karpenter_node" {
-  # No CNI policy: the vpc-cni add-on has its own IRSA role on every node.
-  for_each = local.karpenter ? toset(["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"]) : toset([])
+  for_each = local.karpenter ? toset(local.node_managed_policies) : toset([])
 
   role       = aws_iam_role.karpenter_node[0].name
   policy_arn = "arn:${local.partition}:iam::aws:policy/${each.value}"

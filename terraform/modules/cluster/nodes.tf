@@ -19,9 +19,14 @@ resource "aws_iam_role" "node" {
   tags               = var.tags
 }
 
-# The CNI policy is on the vpc-cni add-on's own IRSA role, not on the nodes.
+locals {
+  # AWS-managed policies of every node role (managed node groups and Karpenter's nodes). No CNI
+  # policy: it is on the vpc-cni add-on's own IRSA role, not on the nodes.
+  node_managed_policies = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"]
+}
+
 resource "aws_iam_role_policy_attachment" "node" {
-  for_each = toset(["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"])
+  for_each = toset(local.node_managed_policies)
 
   role       = aws_iam_role.node.name
   policy_arn = "arn:${local.partition}:iam::aws:policy/${each.value}"
