@@ -35,6 +35,9 @@ def test_an_object_over_the_limit_is_an_invalid_image_not_read(s3: Any) -> None:
 def test_a_missing_object_or_bucket_is_object_not_found(s3: Any, bucket: str, key: str) -> None:
     with pytest.raises(ObjectNotFound, match="does not exist"):
         Storage(s3).read(bucket, key, max_bytes=10)
+
+
+def test_read_if_exists_is_none_for_a_missing_object(s3: Any) -> None:
     assert Storage(s3).read_if_exists("uploads", "incoming/nope.jpg", max_bytes=10) is None
 
 
