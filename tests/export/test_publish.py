@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,14 +13,14 @@ from typing import Any
 import boto3
 import numpy as np
 import pytest
-import requests
 import tritonclient.http as thttp
 
 from export.errors import ExportError, VersionExists
 from export.publish import S3Location, publish_version, storage_uri
 from export.triton_config import PERSON_SEGMENTER, read_config, write_configs
 from export.versions import create_version, verify_version
-from stack.processes import free_port
+from stack.aws import start_moto
+from stack.processes import free_port, stop
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_REPOSITORY = REPO_ROOT / "model_repository"
@@ -30,29 +29,16 @@ BUCKET = "siteveil-models"
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not MOTO.exists():
         pytest.skip(f"moto_server not installed at {MOTO} (make setup)")
     port = free_port()
-    proc = subprocess.Popen(
-        [str(MOTO), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
+    pid = start_moto(Path(sys.executable), port, log_path)
     try:
-        for _ in range(100):
-            try:
-                if requests.get(f"{url}/moto-api/", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("moto_server did not start")
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(pid)
 
 
 @pytest.fixture
