@@ -11,6 +11,13 @@ from transformer.config import AnonymizationMode
 from transformer.postprocess import Box
 
 
+# How many blocks (pixelate) or samples (blur) span a region's longer side: a body keeps its
+# outline, a face keeps about four, so a 200-px face is as unrecognisable as a 12-px one.
+BODY_SAMPLES = {"pixelate": 12, "blur": 16}
+FACE_SAMPLES = 4
+MIN_BLOCK_PX = 8
+
+
 def anonymize(
     rgb: np.ndarray,
     mask: np.ndarray,
@@ -18,37 +25,46 @@ def anonymize(
     mode: AnonymizationMode,
     *,
     fill_color: tuple[int, int, int] = (0, 0, 0),
+    faces: Sequence[tuple[int, int, int, int]] = (),
 ) -> np.ndarray:
     """A copy of `rgb` in which every pixel where `mask` is true is replaced; others are untouched.
 
     Each region is obfuscated from its own pixels only, so the work scales with the people's
-    area, not the frame's; the result is composited with the mask (`cv2.copyTo`).
+    area, not the frame's; the result is composited with the mask (`cv2.copyTo`). Faces (boxes
+    x0, y0, x1, y1 inside the mask) are then hidden again, coarser, from their original pixels.
     """
     out = rgb.copy()
     mask8 = mask.view(np.uint8)
-    for box in regions:
-        ys = slice(box.y, box.y + box.height)
-        xs = slice(box.x, box.x + box.width)
-        roi = rgb[ys, xs]
-        hidden = _obfuscate(roi, mode, fill_color)
+    windows = [
+        (b.x, b.y, b.x + b.width, b.y + b.height, BODY_SAMPLES.get(mode, 1)) for b in regions
+    ]
+    windows += [(*face, FACE_SAMPLES) for face in faces]
+    for x0, y0, x1, y1, samples in windows:
+        ys, xs = slice(y0, y1), slice(x0, x1)
+        hidden = _obfuscate(rgb[ys, xs], mode, fill_color, samples)
         cv2.copyTo(hidden, mask8[ys, xs], out[ys, xs])
     return out
 
 
+def block_px(height: int, width: int, samples: int) -> int:
+    """The obfuscation's block size: `samples` blocks across the longer side, never finer than 8."""
+    return max(MIN_BLOCK_PX, max(height, width) // samples)
+
+
 def _obfuscate(
-    roi: np.ndarray, mode: AnonymizationMode, fill_color: tuple[int, int, int]
+    roi: np.ndarray, mode: AnonymizationMode, fill_color: tuple[int, int, int], samples: int
 ) -> np.ndarray:
     height, width = roi.shape[:2]
     if mode == "fill":
         return np.full_like(roi, fill_color, dtype=np.uint8)
     if mode == "pixelate":
-        block = max(8, max(height, width) // 12)
+        block = block_px(height, width, samples)
         small = cv2.resize(
             roi, (max(1, width // block), max(1, height // block)), interpolation=cv2.INTER_AREA
         )
         return cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
     # blur: a strong low-pass done cheaply — shrink hard, grow back, smooth the blocks away.
-    factor = max(8, max(height, width) // 16)
+    factor = block_px(height, width, samples)
     small = cv2.resize(
         roi, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA
     )

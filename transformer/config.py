@@ -36,6 +36,15 @@ class Settings:
     max_image_pixels: int = 50_000_000
     contract_ttl_s: float = 30.0
     log_level: str = "INFO"
+    # Several models per image: every Triton model named here runs on each image (its role comes
+    # from its config); empty means `model_name` alone. The detectors' tiling looks for people
+    # and faces down to these heights in frame pixels.
+    models: tuple[str, ...] = ()
+    min_person_px: int = 40
+    min_face_px: int = 24
+    person_box_margin: float = 0.1
+    face_box_margin: float = 0.25
+    max_detector_tiles: int = 64
 
     def __post_init__(self) -> None:
         if not self.model_name:
@@ -50,8 +59,21 @@ class Settings:
             raise ValueError("--jpeg_quality must be in 1..100")
         if self.max_image_bytes <= 0 or self.max_image_pixels <= 0:
             raise ValueError("--max_image_bytes and --max_image_pixels must be > 0")
+        if len(set(self.served_model_names)) != len(self.served_model_names):
+            raise ValueError("--models names a model twice")
+        if self.model_name not in self.served_model_names:
+            raise ValueError("--model_name must be one of --models")
+        if min(self.min_person_px, self.min_face_px, self.max_detector_tiles) < 1:
+            raise ValueError("--min_person_px, --min_face_px and --max_detector_tiles must be >= 1")
+        if not (0 <= self.person_box_margin <= 1 and 0 <= self.face_box_margin <= 1):
+            raise ValueError("--person_box_margin and --face_box_margin must be in [0, 1]")
         if self.shadow and self.delete_original:
             raise ValueError("a --shadow transformer never deletes originals (--delete_original)")
+
+    @property
+    def served_model_names(self) -> tuple[str, ...]:
+        """The Triton models run per image (`model_name`, KServe's, is always one of them)."""
+        return self.models or (self.model_name,)
 
 
 def kserve_parser() -> argparse.ArgumentParser:
@@ -75,6 +97,13 @@ def _rgb(value: str) -> tuple[int, int, int]:
     if len(parts) != 3 or not all(0 <= p <= 255 for p in parts):
         raise argparse.ArgumentTypeError("expected R,G,B with values in 0..255")
     return (parts[0], parts[1], parts[2])
+
+
+def _names(value: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected model names separated by commas")
+    return names
 
 
 def transformer_parser() -> argparse.ArgumentParser:
@@ -119,6 +148,33 @@ def transformer_parser() -> argparse.ArgumentParser:
         type=float,
         default=30.0,
         help="how long a model config read from Triton is reused",
+    )
+    parser.add_argument(
+        "--models",
+        type=_names,
+        default=None,
+        help="Triton models run on every image, comma-separated; each one's role (segmenter, "
+        "person_detector, face_detector) comes from its config (default: --model_name alone)",
+    )
+    parser.add_argument(
+        "--min_person_px",
+        type=int,
+        default=40,
+        help="the person detector's tiling finds people down to this height in frame pixels",
+    )
+    parser.add_argument(
+        "--min_face_px",
+        type=int,
+        default=24,
+        help="the face detector's tiling finds faces down to this height in frame pixels",
+    )
+    parser.add_argument("--person_box_margin", type=float, default=0.1)
+    parser.add_argument("--face_box_margin", type=float, default=0.25)
+    parser.add_argument(
+        "--max_detector_tiles",
+        type=int,
+        default=64,
+        help="tiles per detector per image; a larger frame is searched from a coarser level",
     )
     return parser
 

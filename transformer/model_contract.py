@@ -10,7 +10,10 @@ import numpy as np
 
 from transformer.errors import ModelContractError
 
-OutputKind = Literal["probability", "logits", "labels"]
+OutputKind = Literal["probability", "logits", "labels", "boxes"]
+Role = Literal["segmenter", "person_detector", "face_detector"]
+ROLES: tuple[Role, ...] = ("segmenter", "person_detector", "face_detector")
+SEGMENT_KINDS = ("probability", "logits", "labels")
 PARAM_PREFIX = "siteveil."
 _DTYPES = {
     "TYPE_FP32": np.float32,
@@ -42,6 +45,16 @@ class ModelContract:
     output_name: str
     output_kind: OutputKind
     person_classes: tuple[int, ...]
+    role: Role = "segmenter"
+    max_batch_size: int = 0
+    # detectors: the confidence cut and the object heights (model pixels) found reliably
+    score_threshold: float = 0.5
+    min_object_px: float = 0.0
+    max_object_px: float = 0.0
+
+    @property
+    def is_detector(self) -> bool:
+        return self.role != "segmenter"
 
     @property
     def triton_dtype(self) -> str:
@@ -70,10 +83,29 @@ def contract_from_config(config: Mapping[str, Any]) -> ModelContract:
         dtype_name = str(tensor_in.get("data_type", "TYPE_FP32"))
         if dtype_name not in _DTYPES:
             raise ModelContractError(f"input data type {dtype_name} is not supported")
-        kind = _choice(params, "output_kind", ("probability", "logits", "labels"))
+        role = _choice(params, "role", ROLES) if "role" in params else "segmenter"
+        detector = role != "segmenter"
+        kind = _choice(params, "output_kind", ("boxes",) if detector else SEGMENT_KINDS)
         person_classes = _ints(params.get("person_classes", ""))
-        if kind != "probability" and not person_classes:
+        if kind not in ("probability", "boxes") and not person_classes:
             raise ModelContractError(f"output kind {kind} needs siteveil.person_classes")
+        out_dims = [int(d) for d in tensor_out.get("dims", [])]
+        if detector and (len(out_dims) < 2 or out_dims[-1] != 5):
+            raise ModelContractError(
+                f"a {role} must output K×5 boxes (x0, y0, x1, y1, score), not dims {out_dims}"
+            )
+        if detector and not batched:
+            raise ModelContractError(f"a {role} must batch (max_batch_size > 0): tiles go as one")
+        score_threshold = float(params.get("score_threshold", "0.5"))
+        min_object, max_object = (
+            float(params.get("min_object_px", "0")),
+            float(params.get("max_object_px", "0")),
+        )
+        if detector and not (0 < score_threshold < 1 and 0 < min_object < max_object):
+            raise ModelContractError(
+                f"a {role} needs 0 < siteveil.score_threshold < 1 and "
+                "0 < siteveil.min_object_px < siteveil.max_object_px"
+            )
         return ModelContract(
             input_name=str(tensor_in["name"]),
             input_dtype=np.dtype(_DTYPES[dtype_name]),
@@ -88,6 +120,11 @@ def contract_from_config(config: Mapping[str, Any]) -> ModelContract:
             output_name=str(tensor_out["name"]),
             output_kind=kind,  # type: ignore[arg-type]
             person_classes=person_classes,
+            role=role,  # type: ignore[arg-type]
+            max_batch_size=int(config.get("max_batch_size", 0)),
+            score_threshold=score_threshold,
+            min_object_px=min_object,
+            max_object_px=max_object,
         )
     except ModelContractError:
         raise

@@ -8,24 +8,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 from pydantic import ValidationError
 
 from transformer import __version__, codec
 from transformer.anonymize import anonymize
+from transformer.compose import CompositionOptions, ModelInput, compose, model_input
 from transformer.config import Settings
+from transformer.detections import Detection
 from transformer.errors import InvalidImage, ObjectNotFound
 from transformer.events import ObjectCreated
 from transformer.keys import ResultKeys, result_keys
-from transformer.postprocess import (
-    MAX_REGIONS_LISTED,
-    default_dilation_px,
-    person_margin,
-    person_mask_and_regions,
-)
-from transformer.predictor import Predictor
-from transformer.preprocess import to_input_tensor
+from transformer.postprocess import MAX_REGIONS_LISTED
+from transformer.predictor import Predictor, ServedModel
 from transformer.results import (
     ANONYMIZED,
+    Detection as DetectionRecord,
     FAILED,
     Anonymization,
     Failure,
@@ -86,22 +84,26 @@ class Pipeline:
         except (InvalidImage, ObjectNotFound) as exc:  # final for this upload: say so
             return Outcome(self._write_failure(obj, keys, exc, timings, started))
 
-        served = served or self._predictor.served_model()
-        contract = served.contract
+        models = self._predictor.served_models()
+        served = next(m for m in models if m.name == s.model_name)
         height, width = image.rgb.shape[:2]
         with _timed(timings, "preprocess"):
-            tensor = to_input_tensor(image.rgb, contract)
+            inputs = [self._model_input(image.rgb, m) for m in models]
         with _timed(timings, "infer"):
-            output = self._predictor.infer(tensor, served)
+            outputs = self._predictor.infer_many(
+                [(m, i.tensor) for m, i in zip(models, inputs, strict=True)]
+            )
         with _timed(timings, "postprocess"):
-            dilation = s.mask_dilation_px
-            if dilation is None:
-                dilation = default_dilation_px(height, width, contract)
-            margin = person_margin(output, contract, s.mask_threshold)
-            mask, regions = person_mask_and_regions(margin, height, width, dilation)
+            found = compose(inputs, outputs, height, width, self._composition_options())
+            mask, regions = found.mask, found.regions
         with _timed(timings, "anonymize"):
             hidden = anonymize(
-                image.rgb, mask, regions, s.anonymization_mode, fill_color=s.fill_color
+                image.rgb,
+                mask,
+                regions,
+                s.anonymization_mode,
+                fill_color=s.fill_color,
+                faces=found.faces,
             )
         out_format = image.format if s.output_format == "same" else s.output_format
         with _timed(timings, "encode"):
@@ -125,13 +127,15 @@ class Pipeline:
             ),
             width=width,
             height=height,
-            model=ModelRef(name=served.name, version=served.version),
-            anonymization=self._anonymization(dilation),
+            model=ModelRef(name=served.name, version=served.version, role=served.contract.role),
+            models=[_model_ref(m, i) for m, i in zip(models, inputs, strict=True)],
+            anonymization=self._anonymization(found.dilation_px),
             person_fraction=float(mask.mean()),
             person_regions=[
                 Region(x=b.x, y=b.y, width=b.width, height=b.height, pixels=b.pixels)
                 for b in regions[:MAX_REGIONS_LISTED]
             ],
+            detections=[_detection_record(d) for d in found.detections[:MAX_REGIONS_LISTED]],
             timings_ms={},
             transformer_version=__version__,
             processed_at=self._now(),
@@ -148,6 +152,20 @@ class Pipeline:
         self._write_record(bucket, keys, record)  # last: its presence means "complete"
         self._delete_original_if_promised(obj, record)
         return Outcome(record)
+
+    def _model_input(self, rgb: np.ndarray, model: ServedModel) -> ModelInput:
+        s = self._settings
+        smallest = s.min_face_px if model.contract.role == "face_detector" else s.min_person_px
+        return model_input(rgb, model.contract, smallest, s.max_detector_tiles)
+
+    def _composition_options(self) -> CompositionOptions:
+        s = self._settings
+        return CompositionOptions(
+            threshold=s.mask_threshold,
+            dilation_px=s.mask_dilation_px,
+            person_box_margin=s.person_box_margin,
+            face_box_margin=s.face_box_margin,
+        )
 
     def _keys(self, obj: ObjectCreated, ext: str, shadow_version: str | None) -> ResultKeys:
         shadow = (
@@ -229,6 +247,28 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
         yield
     finally:
         timings[stage] = (time.perf_counter() - start) * 1000
+
+
+def _model_ref(model: ServedModel, sent: ModelInput) -> ModelRef:
+    return ModelRef(
+        name=model.name,
+        version=model.version,
+        role=model.contract.role,
+        tiles=len(sent.plan.tiles) if sent.plan is not None else None,
+        smallest_px=round(sent.smallest_px, 1) if sent.smallest_px is not None else None,
+    )
+
+
+def _detection_record(found: Detection) -> DetectionRecord:
+    x, y = max(0, int(found.x0)), max(0, int(found.y0))
+    return DetectionRecord(
+        role=found.role,  # type: ignore[arg-type]
+        x=x,
+        y=y,
+        width=max(1, round(found.x1) - x),
+        height=max(1, round(found.y1) - y),
+        score=round(min(1.0, max(0.0, found.score)), 4),
+    )
 
 
 def _rounded(timings: dict[str, float]) -> dict[str, float]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import queue
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -13,7 +15,7 @@ import numpy as np
 from tritonclient.utils import InferenceServerException
 
 from transformer.config import Settings
-from transformer.errors import PredictorUnavailable
+from transformer.errors import ModelContractError, PredictorUnavailable
 from transformer.model_contract import ModelContract, contract_from_config
 
 # What a dead, slow or confused predictor raises through tritonclient (gevent/geventhttpclient
@@ -45,7 +47,14 @@ class ServedModel:
 class Predictor(Protocol):
     def is_ready(self) -> bool: ...
     def served_model(self) -> ServedModel: ...
+    def served_models(self) -> tuple[ServedModel, ...]: ...
     def infer(self, tensor: np.ndarray, model: ServedModel) -> np.ndarray: ...
+    def infer_many(
+        self, requests: Sequence[tuple[ServedModel, np.ndarray]]
+    ) -> list[np.ndarray]: ...
+
+
+_CONCURRENCY = 4  # requests in flight per worker: one per model, more for chunked tile batches
 
 
 class TritonPredictor:
@@ -56,7 +65,7 @@ class TritonPredictor:
         self._clock = clock
         self._client: Any = None
         self._grpc = settings.predictor_protocol == "grpc-v2"
-        self._served: ServedModel | None = None
+        self._served: tuple[ServedModel, ...] | None = None
         self._served_read_at = 0.0
 
     @property
@@ -78,6 +87,7 @@ class TritonPredictor:
             connection_timeout=s.predictor_timeout,
             network_timeout=s.predictor_timeout,
             ssl=s.predictor_use_ssl,
+            concurrency=_CONCURRENCY,
         )
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
@@ -95,81 +105,149 @@ class TritonPredictor:
             ):  # a broken client may fail to close; dropped anyway
                 client.close()
 
-    def is_ready(self) -> bool:
+    def _pinned_version(self, name: str) -> str:
         s = self._settings
+        return s.model_version if name == s.model_name else ""
+
+    def is_ready(self) -> bool:
+        """Ready only when every model run per image is: a missing detector is a privacy hole."""
+        names = self._settings.served_model_names
         try:
-            return bool(
+            return all(
                 self._call(
                     "readiness check",
-                    lambda: self._tc.is_model_ready(s.model_name, s.model_version),
+                    lambda name=name: self._tc.is_model_ready(name, self._pinned_version(name)),
                 )
+                for name in names
             )
         except PredictorUnavailable:
             return False
 
     def served_model(self) -> ServedModel:
-        """The served version and its contract, re-read from Triton every `contract_ttl_s` s.
+        """The model KServe names (`--model_name`); its version keys shadow results."""
+        return next(m for m in self.served_models() if m.name == self._settings.model_name)
 
-        Pinning the version per request keeps one request's config and inference consistent
-        while a new version rolls out.
+    def served_models(self) -> tuple[ServedModel, ...]:
+        """Every model run per image, with version and contract, re-read every `contract_ttl_s`.
+
+        Pinning the versions per request keeps one request's configs and inferences consistent
+        while a new version rolls out. Two models of one role are refused: which one a result
+        came from would be ambiguous.
         """
         now = self._clock()
         if self._served is None or now - self._served_read_at > self._settings.contract_ttl_s:
-            s = self._settings
-            kwargs = {"as_json": True} if self._grpc else {}
-            version = s.model_version or self._latest_version()
-            config = self._call(
-                "config read",
-                lambda: self._tc.get_model_config(s.model_name, version, **kwargs),
-            )
-            self._served = ServedModel(s.model_name, version, contract_from_config(config))
+            served = tuple(self._read_served(name) for name in self._settings.served_model_names)
+            roles = [m.contract.role for m in served]
+            for role in sorted(set(roles)):
+                if roles.count(role) > 1:
+                    names = [m.name for m in served if m.contract.role == role]
+                    raise ModelContractError(f"models {names} all declare the role {role!r}")
+            self._served = served
             self._served_read_at = now
         return self._served
 
-    def _latest_version(self) -> str:
+    def _read_served(self, name: str) -> ServedModel:
         kwargs = {"as_json": True} if self._grpc else {}
-        metadata = self._call(
-            "metadata read",
-            lambda: self._tc.get_model_metadata(self._settings.model_name, **kwargs),
+        version = self._pinned_version(name) or self._latest_version(name)
+        config = self._call(
+            "config read", lambda: self._tc.get_model_config(name, version, **kwargs)
         )
+        try:
+            contract = contract_from_config(config)
+        except ModelContractError as exc:
+            raise ModelContractError(f"model {name!r} version {version}: {exc.reason}") from exc
+        return ServedModel(name, version, contract)
+
+    def _latest_version(self, name: str) -> str:
+        kwargs = {"as_json": True} if self._grpc else {}
+        metadata = self._call("metadata read", lambda: self._tc.get_model_metadata(name, **kwargs))
         versions = [str(v) for v in metadata.get("versions", [])]
         if not versions:
-            raise PredictorUnavailable(f"model {self._settings.model_name!r} has no ready version")
+            raise PredictorUnavailable(f"model {name!r} has no ready version")
         return max(versions, key=lambda v: (len(v), v))
 
     def infer(self, tensor: np.ndarray, model: ServedModel) -> np.ndarray:
-        contract = model.contract
+        return self.infer_many([(model, tensor)])[0]
+
+    def infer_many(self, requests: Sequence[tuple[ServedModel, np.ndarray]]) -> list[np.ndarray]:
+        """Run every (model, batch) at once: all requests go out before the first answer is read.
+
+        A batch larger than the model's `max_batch_size` goes as several requests. Any failure
+        fails the whole image (503, retried): no union is ever built from part of the models.
+        """
+        chunks: list[tuple[int, ServedModel, np.ndarray]] = []
+        for index, (model, tensor) in enumerate(requests):
+            limit = model.contract.max_batch_size or tensor.shape[0]
+            for start in range(0, tensor.shape[0], limit):
+                chunks.append((index, model, tensor[start : start + limit]))
+        results = self._call("inference", lambda: self._send_all(chunks))
+        outputs: list[list[np.ndarray]] = [[] for _ in requests]
+        for (index, model, _), result in zip(chunks, results, strict=True):
+            output = result.as_numpy(model.contract.output_name)
+            if output is None:
+                raise PredictorUnavailable(
+                    f"model {model.name!r} returned no tensor {model.contract.output_name!r}"
+                )
+            outputs[index].append(output)
+        return [parts[0] if len(parts) == 1 else np.concatenate(parts) for parts in outputs]
+
+    def _send_all(self, chunks: Sequence[tuple[int, ServedModel, np.ndarray]]) -> list[Any]:
         if self._grpc:
-            import tritonclient.grpc as client_lib
+            return self._send_all_grpc(chunks)
+        import tritonclient.http as httpclient
 
-            request_input = client_lib.InferInput(
-                contract.input_name, list(tensor.shape), contract.triton_dtype
-            )
-            request_input.set_data_from_numpy(tensor)
-            outputs = [client_lib.InferRequestedOutput(contract.output_name)]
-            extra: dict[str, Any] = {"client_timeout": self._settings.predictor_timeout}
-        else:
-            import tritonclient.http as client_lib  # type: ignore[no-redef]
-
-            request_input = client_lib.InferInput(
+        pending = []
+        for _, model, tensor in chunks:
+            contract = model.contract
+            request_input = httpclient.InferInput(
                 contract.input_name, list(tensor.shape), contract.triton_dtype
             )
             request_input.set_data_from_numpy(tensor, binary_data=True)
-            outputs = [client_lib.InferRequestedOutput(contract.output_name, binary_data=True)]
-            extra = {}
-        result = self._call(
-            "inference",
-            lambda: self._tc.infer(
-                model.name, [request_input], model_version=model.version, outputs=outputs, **extra
-            ),
-        )
-        output = result.as_numpy(contract.output_name)
-        if output is None:
-            raise PredictorUnavailable(f"predictor returned no tensor {contract.output_name!r}")
-        return output
+            output = httpclient.InferRequestedOutput(contract.output_name, binary_data=True)
+            pending.append(
+                self._tc.async_infer(
+                    model.name, [request_input], model_version=model.version, outputs=[output]
+                )
+            )
+        return [request.get_result() for request in pending]
+
+    def _send_all_grpc(self, chunks: Sequence[tuple[int, ServedModel, np.ndarray]]) -> list[Any]:
+        import tritonclient.grpc as grpcclient
+
+        answers: queue.Queue[tuple[int, Any, Any]] = queue.Queue()
+        for position, (_, model, tensor) in enumerate(chunks):
+            contract = model.contract
+            request_input = grpcclient.InferInput(
+                contract.input_name, list(tensor.shape), contract.triton_dtype
+            )
+            request_input.set_data_from_numpy(tensor)
+            self._tc.async_infer(
+                model.name,
+                [request_input],
+                partial(_deliver, answers, position),
+                model_version=model.version,
+                outputs=[grpcclient.InferRequestedOutput(contract.output_name)],
+                client_timeout=self._settings.predictor_timeout,
+            )
+        results: list[Any] = [None] * len(chunks)
+        for _ in chunks:
+            try:
+                position, result, error = answers.get(timeout=self._settings.predictor_timeout + 5)
+            except queue.Empty as exc:
+                raise TimeoutError("no answer from the predictor") from exc
+            if error is not None:
+                raise error
+            results[position] = result
+        return results
 
     def close(self) -> None:
         self._reset()
+
+
+def _deliver(
+    answers: queue.Queue[tuple[int, Any, Any]], position: int, result: Any, error: Any
+) -> None:
+    answers.put((position, result, error))
 
 
 def _describe(exc: BaseException) -> str:

@@ -21,16 +21,21 @@ def to_input_tensor(rgb: np.ndarray, contract: ModelContract) -> np.ndarray:
         (contract.width, contract.height),
         interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR,
     )
+    return to_model_tensor(small[np.newaxis], contract)
+
+
+def to_model_tensor(batch: np.ndarray, contract: ModelContract) -> np.ndarray:
+    """N×H×W×3 uint8 RGB at the model's size → the model's tensor (colour order, scale, layout)."""
     if contract.color_order == "BGR":
-        small = small[:, :, ::-1]
+        batch = batch[..., ::-1]
     tensor = (
-        np.ascontiguousarray(small)
+        np.ascontiguousarray(batch)
         if contract.input_dtype == np.uint8
-        else _normalised(small, contract)
+        else _normalised(batch, contract)
     )
     if contract.layout == "NCHW":
-        tensor = np.ascontiguousarray(tensor.transpose(2, 0, 1))
-    return tensor[np.newaxis]
+        tensor = np.ascontiguousarray(tensor.transpose(0, 3, 1, 2))
+    return tensor
 
 
 def _normalised(small: np.ndarray, contract: ModelContract) -> np.ndarray:

@@ -33,6 +33,21 @@ class OutputKeys(_Record):
 class ModelRef(_Record):
     name: str
     version: str | None = None  # None when the image failed before the model was called
+    role: Literal["segmenter", "person_detector", "face_detector"] | None = None
+    # detectors: how many tiles they saw and the smallest object height (frame px) searched for
+    tiles: Annotated[int, Field(gt=0)] | None = None
+    smallest_px: Annotated[float, Field(gt=0)] | None = None
+
+
+class Detection(_Record):
+    """A person or face a detector found, in pixels of the original image (before the margin)."""
+
+    role: Literal["person_detector", "face_detector"]
+    x: NonNegativeInt
+    y: NonNegativeInt
+    width: Annotated[int, Field(gt=0)]
+    height: Annotated[int, Field(gt=0)]
+    score: Annotated[float, Field(ge=0, le=1)]
 
 
 class Region(_Record):
@@ -68,10 +83,12 @@ class ResultRecord(_Record):
     outputs: OutputKeys | None = None
     width: Annotated[int, Field(gt=0)] | None = None
     height: Annotated[int, Field(gt=0)] | None = None
-    model: ModelRef
+    model: ModelRef  # the model KServe names (`--model_name`)
+    models: list[ModelRef] = Field(default_factory=list)  # every model run on the image
     anonymization: Anonymization
     person_fraction: Annotated[float, Field(ge=0, le=1)] | None = None
     person_regions: list[Region] = Field(default_factory=list)
+    detections: list[Detection] = Field(default_factory=list)
     timings_ms: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     transformer_version: str
     processed_at: datetime

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import boto3
@@ -74,6 +74,12 @@ class SquarePredictor:
         if self.fail_with is not None:
             raise self.fail_with
         return self.model
+
+    def served_models(self) -> tuple[ServedModel, ...]:
+        return (self.served_model(),)
+
+    def infer_many(self, requests: Sequence[tuple[ServedModel, np.ndarray]]) -> list[np.ndarray]:
+        return [self.infer(tensor, model) for model, tensor in requests]
 
     def infer(self, tensor: np.ndarray, model: ServedModel) -> np.ndarray:
         if self.fail_with is not None:

@@ -1,0 +1,82 @@
+"""Detector output → boxes in frame pixels: score cut, tile mapping, NMS across tiles, margins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from transformer.errors import PredictorUnavailable
+from transformer.tiling import TilePlan, to_frame_boxes
+
+NMS_IOU = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One object found by a detector, in frame pixels (x1, y1 exclusive)."""
+
+    role: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+
+def frame_detections(
+    output: np.ndarray, plan: TilePlan, role: str, score_threshold: float
+) -> list[Detection]:
+    """The detections of one tiled request (N×K×5, normalised per tile), merged across tiles."""
+    rows = np.asarray(output, dtype=np.float32)
+    if rows.ndim != 3 or rows.shape[0] != len(plan.tiles) or rows.shape[2] != 5:
+        raise PredictorUnavailable(
+            f"detector output has shape {rows.shape}, not {len(plan.tiles)}×K×5"
+        )
+    if not np.isfinite(rows).all():
+        raise PredictorUnavailable("the detector returned non-finite boxes")
+    boxes = to_frame_boxes(rows[..., :4], plan)
+    scores = rows[..., 4]
+    keep = scores >= score_threshold
+    boxes, scores = boxes[keep], scores[keep]
+    if len(scores) == 0:
+        return []
+    return non_max_suppression(
+        [Detection(role, *map(float, b), float(s)) for b, s in zip(boxes, scores)]
+    )
+
+
+def non_max_suppression(detections: Sequence[Detection], iou: float = NMS_IOU) -> list[Detection]:
+    """Greedy NMS (OpenCV's), highest score first; boxes of no area are dropped."""
+    kept = [d for d in detections if d.width > 0 and d.height > 0]
+    if not kept:
+        return []
+    rects = [[d.x0, d.y0, d.width, d.height] for d in kept]
+    scores = [d.score for d in kept]
+    indices = cv2.dnn.NMSBoxes(rects, scores, 0.0, iou)
+    chosen = sorted((int(i) for i in np.asarray(indices).reshape(-1)), key=lambda i: -scores[i])
+    return [kept[i] for i in chosen]
+
+
+def grown(detection: Detection, margin: float, height: int, width: int) -> tuple[int, ...]:
+    """The detection grown by `margin` of its size on every side, clipped, as int x0, y0, x1, y1.
+
+    The margin hides what a tight box leaves: hair, ears, an arm, the box regression's error.
+    """
+    dx, dy = detection.width * margin, detection.height * margin
+    return (
+        max(0, int(np.floor(detection.x0 - dx))),
+        max(0, int(np.floor(detection.y0 - dy))),
+        min(width, int(np.ceil(detection.x1 + dx))),
+        min(height, int(np.ceil(detection.y1 + dy))),
+    )
