@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from transformer.errors import PredictorUnavailable
@@ -57,15 +56,32 @@ def frame_detections(
 
 
 def non_max_suppression(detections: Sequence[Detection], iou: float = NMS_IOU) -> list[Detection]:
-    """Greedy NMS (OpenCV's), highest score first; boxes of no area are dropped."""
-    kept = [d for d in detections if d.width > 0 and d.height > 0]
+    """Greedy NMS, highest score first; boxes of no area are dropped.
+
+    (OpenCV's `NMSBoxes` would do, but it drops scores at or under its threshold, which must be
+    >= 0 in OpenCV 5: the score cut is the caller's, so this is the plain algorithm.)
+    """
+    kept = sorted((d for d in detections if d.width > 0 and d.height > 0), key=lambda d: -d.score)
     if not kept:
         return []
-    rects = [[d.x0, d.y0, d.width, d.height] for d in kept]
-    scores = [d.score for d in kept]
-    indices = cv2.dnn.NMSBoxes(rects, scores, 0.0, iou)
-    chosen = sorted((int(i) for i in np.asarray(indices).reshape(-1)), key=lambda i: -scores[i])
-    return [kept[i] for i in chosen]
+    boxes = np.array([(d.x0, d.y0, d.x1, d.y1) for d in kept], np.float64)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    alive = np.ones(len(kept), bool)
+    chosen: list[Detection] = []
+    for i in range(len(kept)):
+        if not alive[i]:
+            continue
+        chosen.append(kept[i])
+        ix = np.clip(
+            np.minimum(boxes[i, 2], boxes[:, 2]) - np.maximum(boxes[i, 0], boxes[:, 0]), 0, None
+        )
+        iy = np.clip(
+            np.minimum(boxes[i, 3], boxes[:, 3]) - np.maximum(boxes[i, 1], boxes[:, 1]), 0, None
+        )
+        inter = ix * iy
+        overlap = inter / (areas[i] + areas - inter)
+        alive &= overlap <= iou
+    return chosen
 
 
 def grown(detection: Detection, margin: float, height: int, width: int) -> tuple[int, ...]:

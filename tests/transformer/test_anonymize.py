@@ -72,3 +72,53 @@ def test_no_people_returns_an_identical_copy(astronaut: np.ndarray) -> None:
     mask = np.zeros(astronaut.shape[:2], bool)
     out = anonymize(astronaut, mask, [], "blur")
     assert np.array_equal(out, astronaut) and out is not astronaut
+
+
+def identity_detail(face: np.ndarray, seen: np.ndarray, height: int = 24) -> float:
+    """Correlation of the Laplacian at the face's identity scale (at most 24 px tall).
+
+    Fine detail at full size is gone after any blur; what lets a person be recognised is detail
+    at the scale of the face itself, so both faces are compared shrunk to that scale.
+    """
+    height = min(height, face.shape[0])
+    size = (max(1, round(height * face.shape[1] / face.shape[0])), height)
+
+    def band(img: np.ndarray) -> np.ndarray:
+        small = cv2.resize(
+            cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA
+        )
+        return cv2.Laplacian(small.astype(np.float32), cv2.CV_32F).ravel()
+
+    a, b = band(face), band(seen)
+    if a.std() == 0 or b.std() == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+@pytest.mark.parametrize("mode", ["blur", "pixelate"])
+@pytest.mark.parametrize("size", [12, 24, 48, 100, 200, 400])
+def test_a_face_is_as_unrecognisable_at_12_px_as_at_400(
+    astronaut: np.ndarray, mode: str, size: int
+) -> None:
+    head = astronaut[20:230, 130:300]
+    face = cv2.resize(head, (round(size * 170 / 210), size), interpolation=cv2.INTER_AREA)
+    frame = np.full((size * 3, size * 3, 3), 128, np.uint8)
+    y0, x0 = size, size
+    y1, x1 = y0 + face.shape[0], x0 + face.shape[1]
+    frame[y0:y1, x0:x1] = face
+    mask = np.zeros(frame.shape[:2], bool)
+    mask[y0:y1, x0:x1] = True
+    out = anonymize(frame, mask, [], mode, faces=[(x0, y0, x1, y1)])
+    assert identity_detail(face, face) > 0.99
+    assert identity_detail(face, out[y0:y1, x0:x1]) <= 0.15
+    assert np.array_equal(out[~mask], frame[~mask])
+
+
+def test_a_large_face_needs_the_face_strength_not_the_body_strength(astronaut: np.ndarray) -> None:
+    """Body strength (16 samples across a region) leaves a 200-px face recognisable."""
+    face = cv2.resize(astronaut[20:230, 130:300], (162, 200), interpolation=cv2.INTER_AREA)
+    mask = np.ones(face.shape[:2], bool)
+    as_body = anonymize(face, mask, person_regions(mask), "blur")
+    as_face = anonymize(face, mask, [], "blur", faces=[(0, 0, 162, 200)])
+    assert identity_detail(face, as_body) > 0.3
+    assert identity_detail(face, as_face) <= 0.15

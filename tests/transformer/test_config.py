@@ -67,3 +67,30 @@ def test_gunicorn_options_follow_settings() -> None:
     )
     assert options["bind"] == "0.0.0.0:8080" and options["workers"] == 4
     assert options["timeout"] > 20 and options["control_socket_disable"] is True
+
+
+def test_several_models_per_image() -> None:
+    s = parse_settings(
+        [*BASE, "--models=person_segmenter, person_detector,face_detector", "--min_face_px=16"]
+    )
+    assert s.served_model_names == ("person_segmenter", "person_detector", "face_detector")
+    assert (s.min_person_px, s.min_face_px, s.max_detector_tiles) == (40, 16, 64)
+    assert parse_settings(BASE).served_model_names == ("person_segmenter",)
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--models=face_detector", "--model_name must be one of --models"),
+        ("--models=person_segmenter,person_segmenter", "names a model twice"),
+        ("--models=,", "model names"),
+        ("--min_person_px=0", "--min_person_px"),
+        ("--face_box_margin=2", "--face_box_margin"),
+    ],
+)
+def test_bad_model_lists_fail_at_start(
+    flag: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        parse_settings([*BASE, flag])
+    assert message in capsys.readouterr().err

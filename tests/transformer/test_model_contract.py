@@ -66,6 +66,10 @@ def test_nchw_logits_model_with_person_classes() -> None:
             "output_kind",
         ),
         (
+            lambda c: c["parameters"].__setitem__("siteveil.role", {"string_value": "car_finder"}),
+            "role",
+        ),
+        (
             lambda c: c["parameters"].__setitem__(
                 "siteveil.output_kind", {"string_value": "logits"}
             ),
@@ -83,4 +87,60 @@ def test_incomplete_contracts_are_refused(mutate: Any, message: str) -> None:
     cfg = copy.deepcopy(DEMO_CONFIG)
     mutate(cfg)
     with pytest.raises(ModelContractError, match=message):
+        contract_from_config(cfg)
+
+
+def detector(**overrides: Any) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "max_batch_size": 32,
+        "input": [{"name": "input.1", "data_type": "TYPE_FP32", "dims": [3, 512, 512]}],
+        "output": [{"name": "detections", "data_type": "TYPE_FP32", "dims": [100, 5]}],
+        "parameters": {
+            "siteveil.role": {"string_value": "face_detector"},
+            "siteveil.input_layout": {"string_value": "NCHW"},
+            "siteveil.color_order": {"string_value": "BGR"},
+            "siteveil.output_kind": {"string_value": "boxes"},
+            "siteveil.score_threshold": {"string_value": "0.45"},
+            "siteveil.min_object_px": {"string_value": "14"},
+            "siteveil.max_object_px": {"string_value": "400"},
+        },
+    }
+    for key, value in overrides.items():
+        if key.startswith("siteveil."):
+            cfg["parameters"][key] = {"string_value": value}
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def test_a_face_detector_declares_its_role_and_what_it_finds() -> None:
+    c = contract_from_config(detector())
+    assert c.role == "face_detector" and c.is_detector and c.output_kind == "boxes"
+    assert (c.height, c.width, c.max_batch_size) == (512, 512, 32)
+    assert (c.score_threshold, c.min_object_px, c.max_object_px) == (0.45, 14.0, 400.0)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"siteveil.output_kind": "probability"}, "output_kind"),
+        ({"output": [{"name": "d", "data_type": "TYPE_FP32", "dims": [100, 4]}]}, "K×5 boxes"),
+        ({"max_batch_size": 0, "input": [{"name": "i", "dims": [1, 3, 512, 512]}]}, "must batch"),
+        ({"siteveil.min_object_px": "0"}, "min_object_px"),
+        ({"siteveil.max_object_px": "10"}, "min_object_px"),
+        ({"siteveil.score_threshold": "1.5"}, "score_threshold"),
+    ],
+)
+def test_a_detector_with_a_wrong_contract_is_refused(
+    overrides: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ModelContractError, match=message):
+        contract_from_config(detector(**overrides))
+
+
+def test_a_segmenter_cannot_claim_boxes() -> None:
+    cfg = copy.deepcopy(DEMO_CONFIG)
+    cfg["parameters"]["siteveil.role"] = {"string_value": "segmenter"}
+    cfg["parameters"]["siteveil.output_kind"] = {"string_value": "boxes"}
+    with pytest.raises(ModelContractError, match="output_kind"):
         contract_from_config(cfg)

@@ -11,9 +11,11 @@ from skimage import data
 
 from stack.triton import TritonEndpoints, running_triton
 from transformer.config import Settings
-from transformer.errors import PredictorUnavailable
+from transformer.errors import ModelContractError, PredictorUnavailable
 from transformer.predictor import TritonPredictor
 from transformer.preprocess import to_input_tensor
+
+from .conftest import DEMO_CONFIG
 
 REPO = Path(__file__).resolve().parents[2] / "model_repository"
 
@@ -77,3 +79,71 @@ def test_a_dead_predictor_is_unavailable_not_a_crash(protocol: str) -> None:
     assert not predictor.is_ready()
     with pytest.raises(PredictorUnavailable):
         predictor.served_model()
+
+
+class ConfigOnlyTriton:
+    """The boundary only: answers metadata and config reads the way tritonclient.http does."""
+
+    def __init__(self, configs: dict[str, dict[str, object]]) -> None:
+        self.configs = configs
+
+    def get_model_metadata(self, name: str) -> dict[str, object]:
+        return {"name": name, "versions": ["1", "3", "2"]}
+
+    def get_model_config(self, name: str, version: str) -> dict[str, object]:
+        return self.configs[name]
+
+
+def detector_config(role: str) -> dict[str, object]:
+    return {
+        "max_batch_size": 32,
+        "input": [{"name": "image", "data_type": "TYPE_FP32", "dims": [3, 512, 512]}],
+        "output": [{"name": "detections", "data_type": "TYPE_FP32", "dims": [100, 5]}],
+        "parameters": {
+            f"siteveil.{k}": {"string_value": v}
+            for k, v in {
+                "role": role,
+                "input_layout": "NCHW",
+                "color_order": "RGB",
+                "output_kind": "boxes",
+                "score_threshold": "0.4",
+                "min_object_px": "16",
+                "max_object_px": "500",
+            }.items()
+        },
+    }
+
+
+def test_every_model_is_read_with_its_role_and_latest_version() -> None:
+    predictor = predictor_for("unused:1", models=("person_segmenter", "face_detector"))
+    predictor._client = ConfigOnlyTriton(
+        {"person_segmenter": DEMO_CONFIG, "face_detector": detector_config("face_detector")}
+    )
+    served = predictor.served_models()
+    assert [(m.name, m.version, m.contract.role) for m in served] == [
+        ("person_segmenter", "3", "segmenter"),
+        ("face_detector", "3", "face_detector"),
+    ]
+    assert predictor.served_model().name == "person_segmenter"
+
+
+def test_two_models_of_one_role_are_refused_by_name() -> None:
+    predictor = predictor_for("unused:1", models=("person_segmenter", "a", "b"))
+    predictor._client = ConfigOnlyTriton(
+        {
+            "person_segmenter": DEMO_CONFIG,
+            "a": detector_config("face_detector"),
+            "b": detector_config("face_detector"),
+        }
+    )
+    with pytest.raises(ModelContractError, match=r"\['a', 'b'\] all declare the role"):
+        predictor.served_models()
+
+
+def test_a_wrong_contract_names_the_model_and_version() -> None:
+    broken = detector_config("person_detector")
+    broken["output"] = [{"name": "detections", "data_type": "TYPE_FP32", "dims": [100, 6]}]
+    predictor = predictor_for("unused:1", models=("person_segmenter", "people"))
+    predictor._client = ConfigOnlyTriton({"person_segmenter": DEMO_CONFIG, "people": broken})
+    with pytest.raises(ModelContractError, match="model 'people' version 3: a person_detector"):
+        predictor.served_models()

@@ -1,0 +1,165 @@
+"""The union of several models: segmenter pixels ∪ person boxes ∪ face boxes, faces always covered."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from transformer.compose import CompositionOptions, ModelInput, compose, model_input
+from transformer.model_contract import ModelContract, contract_from_config
+
+from .conftest import DEMO_CONFIG
+
+OPTIONS = CompositionOptions(
+    threshold=0.5, dilation_px=0, person_box_margin=0.1, face_box_margin=0.25
+)
+
+
+def detector_config(role: str, size: int = 128) -> dict[str, Any]:
+    return {
+        "name": role,
+        "max_batch_size": 32,
+        "input": [{"name": "image", "data_type": "TYPE_FP32", "dims": [3, size, size]}],
+        "output": [{"name": "detections", "data_type": "TYPE_FP32", "dims": [20, 5]}],
+        "parameters": {
+            "siteveil.role": {"string_value": role},
+            "siteveil.input_layout": {"string_value": "NCHW"},
+            "siteveil.color_order": {"string_value": "BGR"},
+            "siteveil.output_kind": {"string_value": "boxes"},
+            "siteveil.score_threshold": {"string_value": "0.4"},
+            "siteveil.min_object_px": {"string_value": "16"},
+            "siteveil.max_object_px": {"string_value": str(size)},
+        },
+    }
+
+
+@pytest.fixture
+def face_contract() -> ModelContract:
+    return contract_from_config(detector_config("face_detector"))
+
+
+@pytest.fixture
+def person_contract() -> ModelContract:
+    return contract_from_config(detector_config("person_detector"))
+
+
+def boxes_at(sent: ModelInput, frame_box: tuple[int, int, int, int], score: float) -> np.ndarray:
+    """What a perfect detector answers: the frame box in every tile that holds all of it."""
+    assert sent.plan is not None
+    out = np.zeros((len(sent.plan.tiles), 20, 5), np.float32)
+    x0, y0, x1, y1 = frame_box
+    for i, t in enumerate(sent.plan.tiles):
+        if t.x <= x0 and t.y <= y0 and x1 <= t.x + t.width and y1 <= t.y + t.height:
+            out[i, 0] = (
+                (x0 - t.x) * t.scale / sent.plan.model_width,
+                (y0 - t.y) * t.scale / sent.plan.model_height,
+                (x1 - t.x) * t.scale / sent.plan.model_width,
+                (y1 - t.y) * t.scale / sent.plan.model_height,
+                score,
+            )
+    return out
+
+
+def test_a_face_the_segmenter_misses_is_covered_with_its_margin(
+    demo_contract: ModelContract, face_contract: ModelContract
+) -> None:
+    rgb = np.zeros((300, 400, 3), np.uint8)
+    seg = model_input(rgb, demo_contract, 40, 64)
+    face = model_input(rgb, face_contract, 16, 64)
+    nothing = np.zeros((1, 256, 256, 1), np.float32)  # the segmenter sees no one
+    found = compose(
+        [seg, face], [nothing, boxes_at(face, (100, 50, 120, 74), 0.9)], 300, 400, OPTIONS
+    )
+    assert found.mask[50:74, 100:120].all()  # the face
+    assert found.mask[44:80, 95:125].all()  # and 25 % around it
+    assert found.mask.sum() == 30 * 36
+    assert found.faces == [(95, 44, 125, 80)]
+    assert [d.role for d in found.detections] == ["face_detector"]
+    covered = np.zeros_like(found.mask)
+    for r in found.regions:
+        covered[r.y : r.y + r.height, r.x : r.x + r.width] = True
+    assert not (found.mask & ~covered).any()
+
+
+def test_union_keeps_the_segmenter_pixels_and_adds_person_boxes(
+    demo_contract: ModelContract, person_contract: ModelContract
+) -> None:
+    rgb = np.zeros((256, 256, 3), np.uint8)
+    seg = model_input(rgb, demo_contract, 40, 64)
+    person = model_input(rgb, person_contract, 40, 64)
+    prob = np.zeros((1, 256, 256, 1), np.float32)
+    prob[0, 10:60, 10:60] = 0.9
+    found = compose(
+        [seg, person], [prob, boxes_at(person, (150, 100, 170, 160), 0.8)], 256, 256, OPTIONS
+    )
+    assert found.mask[12:58, 12:58].all()
+    assert found.mask[100:160, 150:170].all()
+    assert found.faces == []
+    assert len(found.regions) == 2
+
+
+def test_low_scores_add_nothing_and_segmenter_only_is_unchanged(
+    demo_contract: ModelContract, person_contract: ModelContract
+) -> None:
+    rgb = np.zeros((256, 256, 3), np.uint8)
+    seg = model_input(rgb, demo_contract, 40, 64)
+    person = model_input(rgb, person_contract, 40, 64)
+    prob = np.zeros((1, 256, 256, 1), np.float32)
+    prob[0, 10:60, 10:60] = 0.9
+    weak = boxes_at(person, (150, 100, 170, 160), 0.3)  # under the model's 0.4
+    with_detector = compose([seg, person], [prob, weak], 256, 256, OPTIONS)
+    alone = compose([seg], [prob], 256, 256, OPTIONS)
+    assert np.array_equal(with_detector.mask, alone.mask)
+    assert with_detector.detections == []
+
+
+def test_detectors_without_a_segmenter_are_enough(face_contract: ModelContract) -> None:
+    rgb = np.zeros((200, 200, 3), np.uint8)
+    face = model_input(rgb, face_contract, 16, 64)
+    found = compose([face], [boxes_at(face, (20, 20, 40, 44), 0.95)], 200, 200, OPTIONS)
+    assert found.mask.any() and found.mask[20:44, 20:40].all()
+
+
+def test_a_huge_frame_is_searched_from_a_coarser_level_and_says_so(
+    face_contract: ModelContract,
+) -> None:
+    rgb = np.zeros((2160, 3840, 3), np.uint8)
+    sent = model_input(rgb, face_contract, 12, max_tiles=64)
+    assert sent.plan is not None and len(sent.plan.tiles) <= 64
+    assert sent.smallest_px is not None and sent.smallest_px > 12
+    assert sent.tensor.shape == (len(sent.plan.tiles), 3, 128, 128)  # NCHW as the model says
+    roomy = model_input(rgb, face_contract, 12, max_tiles=100_000)
+    assert roomy.smallest_px == 12
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 380), st.integers(0, 280), st.integers(4, 80), st.integers(4, 80)),
+        max_size=6,
+    )
+)
+def test_every_detected_pixel_is_masked_and_inside_a_region(
+    boxes: list[tuple[int, int, int, int]],
+) -> None:
+    contract = contract_from_config(detector_config("person_detector"))
+    rgb = np.zeros((300, 400, 3), np.uint8)
+    person = model_input(rgb, contract, 16, 64)
+    output = np.zeros((len(person.plan.tiles), 20, 5), np.float32)  # type: ignore[union-attr]
+    for x, y, w, h in boxes:
+        output = np.maximum(output, boxes_at(person, (x, y, min(400, x + w), min(300, y + h)), 0.9))
+    found = compose([person], [output], 300, 400, OPTIONS)
+    covered = np.zeros_like(found.mask)
+    for r in found.regions:
+        covered[r.y : r.y + r.height, r.x : r.x + r.width] = True
+    assert not (found.mask & ~covered).any()
+
+
+def test_demo_config_is_a_segmenter_by_default() -> None:
+    config = copy.deepcopy(DEMO_CONFIG)
+    assert contract_from_config(config).role == "segmenter"
