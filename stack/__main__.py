@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from stack.config import StackConfig
+from stack.config import StackConfig, model_list
 from stack.errors import AlreadyRunning, StackError
 from stack.lifecycle import (
     COMPONENTS,
@@ -31,7 +32,15 @@ def _parser() -> argparse.ArgumentParser:
         help="pid files, logs and stack.json (default: .stack/)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="start moto, Triton, the transformer, the relay and the API")
+    start = commands.add_parser(
+        "up", help="start moto, Triton, the transformer, the relay and the API"
+    )
+    start.add_argument(
+        "--models",
+        type=model_list,
+        default=StackConfig().models,
+        help="Triton models run on every image (default: %(default)s)",
+    )
     commands.add_parser("down", help="stop everything `up` started")
     commands.add_parser("status", help="what runs, and where")
     logs = commands.add_parser("logs", help="show the logs")
@@ -73,6 +82,8 @@ def _logs(config: StackConfig, component: str | None, lines: int, follow: bool) 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     config = StackConfig(state_dir=args.state_dir)
+    if args.command == "up":
+        config = dataclasses.replace(config, models=args.models)
     try:
         if args.command == "up":
             print(

@@ -10,6 +10,13 @@ from typing import Literal
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 BackoffPolicy = Literal["exponential", "linear"]
+# The Triton models the transformer runs on every image (`--models`); roles come from their configs.
+PRIVACY_MODELS = ("person_segmenter",)
+
+
+def model_list(text: str) -> tuple[str, ...]:
+    """`a,b,c` → ("a", "b", "c"): the form of `--models` on every command line."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +63,7 @@ class StackConfig:
     state_dir: Path = REPO_ROOT / ".stack"
     model_repository: Path = REPO_ROOT / "model_repository"
     model_name: str = "person_segmenter"
+    models: tuple[str, ...] = PRIVACY_MODELS
     triton_config_name: str = "cpu"
     triton_venv: Path = REPO_ROOT / ".venv-triton"
     python: Path = Path(sys.executable)

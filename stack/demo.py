@@ -22,7 +22,7 @@ from types import FrameType
 from typing import Any
 
 from siteveil_cli.client import ApiClient, ApiError
-from stack.config import REPO_ROOT, StackConfig
+from stack.config import REPO_ROOT, StackConfig, model_list
 from stack.customer import Uploaded, upload_through_api
 from stack.errors import StackError
 from stack.lifecycle import down, running_stack
@@ -234,6 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=180.0, help="seconds to wait for all results"
     )
+    parser.add_argument(
+        "--models",
+        type=model_list,
+        default=StackConfig().models,
+        help="Triton models the transformer runs on every image (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     # `kill` / CI cancellation: unwind through running_stack so the stack is stopped too.
     signal.signal(signal.SIGTERM, _interrupted)
@@ -248,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(
             samples,
             output=args.output,
-            config=StackConfig(state_dir=args.state_dir),
+            config=StackConfig(state_dir=args.state_dir, models=args.models),
             timeout_s=args.timeout,
         )
     except (StackError, ApiError) as exc:

@@ -135,6 +135,7 @@ def transformer_command(config: StackConfig, triton_http: str, port: int) -> lis
         "-m",
         "transformer",
         f"--model_name={config.model_name}",
+        f"--models={','.join(config.models)}",
         f"--predictor_host={triton_http}",
         "--predictor_protocol=v2",
         f"--http_port={port}",
