@@ -36,18 +36,26 @@ def _rgb(pixels: np.ndarray) -> np.ndarray:
     return np.repeat(pixels[..., None], 3, axis=2) if pixels.ndim == 2 else pixels
 
 
-# (source, height, left, top): people of very different sizes on one 1920×1080 frame.
+# (source, height, left, top): people of very different sizes on one 1920×1080 frame, down to
+# the 40-px people far from a site camera.
 COMPOSITE_PEOPLE = (
     ("astronaut", 760, 40, 200),
     ("camera", 480, 860, 330),
     ("astronaut", 300, 1400, 120),
     ("camera", 200, 1680, 560),
     ("astronaut", 130, 1420, 840),
+    ("camera", 96, 880, 880),
+    ("astronaut", 80, 1040, 900),
+    ("camera", 64, 1180, 940),
+    ("astronaut", 56, 860, 60),
+    ("astronaut", 48, 1290, 990),
+    ("camera", 40, 1640, 1000),
+    ("astronaut", 40, 1780, 960),
 )
 
 
 def composite(width: int = 1920, height: int = 1080) -> np.ndarray:
-    """A 1920×1080 frame: a sky-and-ground scene with five pasted portraits of different sizes."""
+    """A 1920×1080 frame: a sky-and-ground scene with portraits pasted from 760 down to 40 px."""
     background = _resized(data.rocket(), width, height)
     frame = background.copy()
     for source, size, left, top in COMPOSITE_PEOPLE:

@@ -111,3 +111,12 @@ def test_a_dead_letter_is_matched_to_an_upload_by_tenant_and_image_id() -> None:
     assert dead_letter_for_image("demo", "img-1", letters) is letters[3]
     assert dead_letter_for_image("demo", "img-2", letters) is None
     assert dead_letter_for_image("other", "img-1", letters) is letters[1]
+
+
+def test_the_composite_people_do_not_overlap_and_reach_40_px() -> None:
+    boxes = [(left, top, left + size, top + size) for _, size, left, top in COMPOSITE_PEOPLE]
+    for i, a in enumerate(boxes):
+        assert a[2] <= 1920 and a[3] <= 1080
+        for b in boxes[i + 1 :]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    assert min(size for _, size, _, _ in COMPOSITE_PEOPLE) == 40
