@@ -31,7 +31,32 @@ def main(argv: list[str] | None = None) -> None:
     from transformer.server import serve
 
     logs.configure(settings.log_level)
+    refused = check_models(settings)
+    if refused:
+        print(f"siteveil transformer: refusing to start: {refused}", file=sys.stderr)
+        sys.exit(2)
     serve(settings)
+
+
+def check_models(settings: object) -> str | None:
+    """Read every model's contract once before serving: a wrong one is a deployment error.
+
+    Triton may not be up yet (it starts beside us in the pod): then the check is left to the
+    readiness probe, which stays false, with the reason logged, until every model is usable.
+    """
+    from transformer.errors import ModelContractError, PredictorUnavailable
+    from transformer.predictor import TritonPredictor
+
+    predictor = TritonPredictor(settings)  # type: ignore[arg-type]
+    try:
+        predictor.served_models()
+    except ModelContractError as exc:
+        return exc.reason
+    except PredictorUnavailable:
+        return None
+    finally:
+        predictor.close()
+    return None
 
 
 if __name__ == "__main__":

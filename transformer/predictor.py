@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import socket
 import time
@@ -54,6 +55,7 @@ class Predictor(Protocol):
     ) -> list[np.ndarray]: ...
 
 
+log = logging.getLogger("siteveil.transformer")
 _CONCURRENCY = 4  # requests in flight per worker: one per model, more for chunked tile batches
 
 
@@ -110,16 +112,23 @@ class TritonPredictor:
         return s.model_version if name == s.model_name else ""
 
     def is_ready(self) -> bool:
-        """Ready only when every model run per image is: a missing detector is a privacy hole."""
+        """Ready only when every model run per image is served and says how to feed it.
+
+        A missing detector is a privacy hole, not a degraded mode.
+        """
         names = self._settings.served_model_names
         try:
-            return all(
+            ready = all(
                 self._call(
                     "readiness check",
                     lambda name=name: self._tc.is_model_ready(name, self._pinned_version(name)),
                 )
                 for name in names
             )
+            return ready and bool(self.served_models())
+        except ModelContractError as exc:
+            log.error("not ready: %s", exc.reason)
+            return False
         except PredictorUnavailable:
             return False
 
