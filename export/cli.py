@@ -282,6 +282,37 @@ def cmd_parity_face(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def cmd_measure_faces(args: argparse.Namespace) -> int:
+    from export import detector_eval as ev
+    from export.detection_parity import folded_runner
+    from export.face_detector import INPUT_SIZE, to_input
+    from export.fetch import fetch
+
+    if args.model == "blazeface":
+        runner = ev.blazeface_runner(fetch(ev.BLAZEFACE_FULL_RANGE, args.cache_dir))
+        size, feed = (192, 192), ev.blazeface_input(192)
+        heights = args.heights or (8, 12, 16, 20, 24, 32, 48, 64, 96, 128, 160)
+    else:
+        if not args.onnx.is_file():
+            raise MissingFile(f"ONNX model not found: {args.onnx} (run `make model`)")
+        runner, size, feed = folded_runner(args.onnx), INPUT_SIZE, to_input
+        heights = args.heights or ev.DEFAULT_HEIGHTS
+    from export import samples
+
+    tile = feed(samples.photo_rgb("astronaut"))
+    measurement = ev.measure(
+        runner, feed, size, heights=heights, scenes_per_height=args.scenes,
+        ms_per_tile=ev.ms_per_call(runner, tile),
+    )  # fmt: skip
+    print(measurement.table())
+    print("supported config values:", json.dumps(measurement.recommended()))
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        payload = {**measurement.to_dict(), "recommended": measurement.recommended()}
+        args.report.write_text(json.dumps(payload, indent=2) + "\n")
+    return 0
+
+
 def cmd_torch2onnx(args: argparse.Namespace) -> int:
     import onnx
 
@@ -495,6 +526,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--onnx", type=Path, default=DEFAULT_REPOSITORY / "face_detector/1/model.onnx")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.set_defaults(func=cmd_parity_face)
+
+    p = sub.add_parser(
+        "measure-faces",
+        help="recall by face height and scores on person-free frames (the figures behind "
+        "face_detector's score_threshold / min_object_px / max_object_px)",
+    )
+    p.add_argument("--model", choices=["face_detector", "blazeface"], default="face_detector")
+    p.add_argument("--onnx", type=Path, default=DEFAULT_REPOSITORY / "face_detector/1/model.onnx")
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    p.add_argument("--heights", type=_ints, help="face heights in input px, e.g. 16,24,32")
+    p.add_argument("--scenes", type=int, default=8, help="scenes per face height")
+    p.add_argument("--report", type=Path, help="also write the measurement as JSON here")
+    p.set_defaults(func=cmd_measure_faces)
 
     p = sub.add_parser(
         "torch2onnx", parents=[torch_model], help="export a PyTorch segmentation model to ONNX"

@@ -87,9 +87,9 @@ FACE_CONTRACT = DetectorContract(
     scale=1.0,
     mean=(0.0, 0.0, 0.0),
     std=(1.0, 1.0, 1.0),
-    score_threshold=0.5,
+    score_threshold=0.4,
     min_object_px=32,
-    max_object_px=640,
+    max_object_px=512,
     model_family="centerface",
 )
 FACE_DETECTOR = detector_spec("face_detector", FACE_CONTRACT, INPUT_SIZE, top_k=TOP_K)
@@ -198,7 +198,7 @@ def parity_inputs(input_size: tuple[int, int] = INPUT_SIZE) -> dict[str, np.ndar
     """Photos with faces (astronaut, camera), faces pasted small, person-free frames, a batch."""
     inputs = {n: to_input(samples.photo_rgb(n), input_size) for n in ("astronaut", "camera")}
     for height in (24, 48, 96):
-        scene, _ = samples.face_scene(input_size, height, count=6, seed=height)
+        scene, _, _ = samples.face_scene(input_size, height, count=6, seed=height)
         inputs[f"faces-{height}px"] = to_input(scene, input_size)
     negatives = samples.no_face_frames(input_size)
     for name in ("rocket", "noise"):

@@ -132,13 +132,14 @@ def paste_face(
 
 def face_scene(
     size: tuple[int, int], face_height: float, count: int, seed: int = 0
-) -> tuple[np.ndarray, list[tuple[float, float, float, float]]]:
-    """``count`` faces of ``face_height`` px on one textured ground, on a grid (no overlap)."""
+) -> tuple[np.ndarray, list[tuple[float, float, float, float]], list[str]]:
+    """``count`` faces of ``face_height`` px on one textured ground, on a grid (no overlap):
+    the image, the face boxes and the name of each face's crop."""
     rng = np.random.default_rng(seed)
     canvas = ground(size, seed)
     crops = face_crops()
     height, width = size
-    boxes = []
+    boxes, names = [], []
     cols = max(1, int(np.ceil(np.sqrt(count))))
     rows = max(1, int(np.ceil(count / cols)))
     cell_h, cell_w = height // rows, width // cols
@@ -150,7 +151,8 @@ def face_scene(
         y = r * cell_h + int(rng.integers(0, max(1, int(cell_h - ch) + 1)))
         x = c * cell_w + int(rng.integers(0, max(1, int(cell_w - cw) + 1)))
         boxes.append(paste_face(canvas, crop, face_height, (y, x)))
-    return canvas, boxes
+        names.append(crop.name)
+    return canvas, boxes, names
 
 
 def no_face_frames(size: tuple[int, int]) -> dict[str, np.ndarray]:
