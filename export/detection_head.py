@@ -27,6 +27,9 @@ from onnx import TensorProto, helper, numpy_helper
 from export.errors import ExportError
 
 Layout = Literal["NCHW", "NHWC"]
+# onnx/onnx-tensorrt docs/operators.md (TensorRT 10.0): "TopK ... `K` input must be less than 3840",
+# `sorted` must be 1; Slice `axes` and Unsqueeze `axes` must be initializers (they are, here).
+TENSORRT_MAX_TOP_K = 3840
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class CenterNetHead:
     def __post_init__(self) -> None:
         if self.stride < 1 or self.top_k < 1:
             raise ExportError("stride and top_k must be positive")
+        if self.top_k >= TENSORRT_MAX_TOP_K:
+            raise ExportError(f"top_k must be below {TENSORRT_MAX_TOP_K} (TensorRT's TopK limit)")
         if self.pool_kernel < 1 or self.pool_kernel % 2 == 0:
             raise ExportError("pool_kernel must be a positive odd number")
         if not 0.0 <= self.min_score < 1.0:

@@ -144,6 +144,8 @@ def test_mismatched_stride_or_top_k_is_refused() -> None:
     with pytest.raises(ExportError, match="multiple of the stride"):
         append_centernet_head(nchw_model(), centerface_head(), (66, 96))
     with pytest.raises(ExportError, match="exceeds"):
-        append_centernet_head(nchw_model(), centerface_head(top_k=10_000), INPUT)
+        append_centernet_head(nchw_model(), centerface_head(top_k=1000), INPUT)
+    with pytest.raises(ExportError, match="TensorRT's TopK limit"):
+        CenterNetHead(heatmap="heat_out", size="size_out", top_k=3840)
     with pytest.raises(ExportError, match="no output named"):
         append_centernet_head(nchw_model(), CenterNetHead(heatmap="x", size="size_out"), INPUT)

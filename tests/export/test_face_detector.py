@@ -66,7 +66,31 @@ def test_folded_graph_has_the_contract_io_and_standard_ops(folded: onnx.ModelPro
     assert (out.name, dims(out)) == ("detections", ["N", 100, 5])
     assert {o.domain for o in folded.opset_import} == {""}
     assert folded.opset_import[0].version == 17
-    assert not {n.op_type for n in folded.graph.node} & {"NonMaxSuppression", "Loop", "If"}
+    assert {n.op_type for n in folded.graph.node} <= TENSORRT_10_OPS
+
+
+# Operators with "Y" in onnx/onnx-tensorrt docs/operators.md for TensorRT 10.0 (commit 96e7811),
+# the ones a CenterNet/CenterFace graph with our folded head may use; their restrictions that
+# apply (TopK sorted, K < 3840; MaxPool 2D; Slice/Unsqueeze axes as initializers) are met by
+# export/detection_head.py.
+TENSORRT_10_OPS = {
+    "Add", "And", "BatchNormalization", "Cast", "Clip", "Concat", "Conv", "ConvTranspose", "Div",
+    "Equal", "Exp", "Floor", "GatherElements", "Greater", "GreaterOrEqual", "MaxPool", "Min",
+    "Mul", "Relu", "Reshape", "Sigmoid", "Slice", "Sub", "TopK", "Transpose", "Unsqueeze", "Where",
+}  # fmt: skip
+
+
+def test_topk_nodes_meet_tensorrt_restrictions(folded: onnx.ModelProto) -> None:
+    from onnx import numpy_helper
+
+    inits = {i.name: numpy_helper.to_array(i) for i in folded.graph.initializer}
+    (topk,) = [n for n in folded.graph.node if n.op_type == "TopK"]
+    attrs = {a.name: a.i for a in topk.attribute}
+    assert attrs.get("sorted", 1) == 1
+    assert int(inits[topk.input[1]][0]) == 100 < 3840
+    for node in folded.graph.node:
+        if node.op_type in ("Slice", "Unsqueeze"):
+            assert all(name in inits for name in node.input[1:]), node.name
 
 
 def test_input_size_must_be_a_multiple_of_32(sources: FaceSources) -> None:
