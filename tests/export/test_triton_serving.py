@@ -57,6 +57,30 @@ def test_demo_model_is_served_with_its_contract(triton_install: None, tmp_path: 
     assert (served[1] > 0.5).mean() < 0.01  # no one on the launch pad
 
 
+def test_face_detector_is_served_and_finds_the_astronauts_face(
+    triton_install: None, tmp_path: Path
+) -> None:
+    from export.face_detector import to_input
+
+    onnx_path = DEMO_REPOSITORY / "face_detector" / "1" / "model.onnx"
+    photos = np.concatenate([to_input(samples.photo_rgb(n)) for n in ("astronaut", "rocket")])
+    with triton.running_triton(DEMO_REPOSITORY, log_dir=tmp_path) as endpoints:
+        config = thttp.InferenceServerClient(endpoints.http).get_model_config("face_detector")
+        served = _infer_http(endpoints.http, "face_detector", "image", photos, "detections")
+    params = {k: v["string_value"] for k, v in config["parameters"].items()}
+    assert params["siteveil.role"] == "face_detector"
+    assert params["siteveil.output_kind"] == "boxes"
+    threshold = float(params["siteveil.score_threshold"])
+    local = ort.InferenceSession(str(onnx_path)).run(None, {"image": photos})[0]
+    assert served.shape == (2, 100, 5)
+    np.testing.assert_allclose(served, local, atol=1e-5)
+    faces = served[0][served[0, :, 4] >= threshold]
+    assert len(faces) == 1
+    # the astronaut's face is at x 182..270, y 58..178 of the 512×512 photo (CenterFace's box)
+    np.testing.assert_allclose(faces[0, :4], np.array([182, 58, 270, 178]) / 512, atol=0.02)
+    assert not (served[1, :, 4] >= threshold).any()  # no face on the launch pad
+
+
 def test_a_pytorch_model_exported_here_is_served_correctly(
     triton_install: None, tiny_ref: Callable[[str], str], tmp_path: Path
 ) -> None:
