@@ -135,7 +135,7 @@ def parse_graph(model_json: Mapping[str, Any], weight_data: bytes) -> TfjsGraph:
         "signature", {}
     )
     inputs = tuple(n.name for n in nodes.values() if n.op == "Placeholder")
-    outputs = tuple(v["name"].split(":")[0] for v in signature.get("outputs", {}).values())
+    outputs = tuple(v["name"].removesuffix(":0") for v in signature.get("outputs", {}).values())
     if not outputs:
         used = {i.split(":")[0] for n in nodes.values() for i in n.inputs}
         outputs = tuple(n for n in nodes if n not in used and nodes[n].op != "Const")
@@ -609,16 +609,34 @@ def _resize(b: _Builder, node: TfjsNode) -> Value:
         mode = "half_pixel" if linear else "tf_half_pixel_for_nn"
     else:
         mode = "asymmetric"
-    scales = np.array([1.0, 1.0, size[0] / h, size[1] / w], np.float32)
     attrs: dict[str, Any] = {
         "mode": "linear" if linear else "nearest",
         "coordinate_transformation_mode": mode,
     }
     if not linear:
         attrs["nearest_mode"] = "round_prefer_ceil" if align else "floor"
-    y = b.node(
-        "Resize", [b.nchw(x), "", b.initializer(scales, node.name + "/scales")], node.name, **attrs
-    )
+    src = b.nchw(x)
+    if size[0] % h == 0 and size[1] % w == 0:  # integral factors: exact as float scales
+        scales = np.array([1.0, 1.0, size[0] / h, size[1] / w], np.float32)
+        inputs = [src, "", b.initializer(scales, node.name + "/scales")]
+    else:  # floor(in * float32(out / in)) can miss by one: give the sizes, batch from the input
+        batch_channels = b.node(
+            "Slice",
+            [
+                b.node("Shape", [src], node.name + "/shape"),
+                b.ints([0], node.name + "/zero"),
+                b.ints([2], node.name + "/two"),
+            ],
+            node.name + "/nc",
+        )
+        sizes = b.node(
+            "Concat",
+            [batch_channels, b.ints(size, node.name + "/hw")],
+            node.name + "/sizes",
+            axis=0,
+        )
+        inputs = [src, "", "", sizes]
+    y = b.node("Resize", inputs, node.name, **attrs)
     return Value(y, x.dtype, (x.shape[0], size[0], size[1], c), nchw=True)  # type: ignore[index]
 
 
@@ -854,7 +872,7 @@ def convert(
         raise UnsupportedOperator(", ".join(unknown), f"supported: {', '.join(supported_ops())}")
     placeholders = [n for n in nodes if n.op == "Placeholder"]
     in_names = list(input_names) if input_names else [n.name for n in placeholders]
-    out_names = list(output_names) if output_names else [o.split(":")[0] for o in outputs]
+    out_names = list(output_names) if output_names else [o.removesuffix(":0") for o in outputs]
     if len(in_names) != len(placeholders) or len(out_names) != len(outputs):
         raise ExportError(
             f"{len(placeholders)} input(s) and {len(outputs)} output(s); got names {in_names} and {out_names}"
