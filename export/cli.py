@@ -605,10 +605,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--onnx", type=Path, default=DEFAULT_REPOSITORY / "person_detector" / "1" / "model.onnx"
     )
     p.add_argument(
-        "--positions", type=int, default=2, help="frames per person, background and height"
+        "--positions", type=int, default=4, help="frames per person, background and height"
     )
     p.add_argument("--min-iou", type=float, default=0.5, help="a found person overlaps this much")
-    p.add_argument("--min-recall", type=float, default=0.9, help="what counts as reliable")
+    p.add_argument("--min-recall", type=float, default=0.95, help="what counts as reliable")
     p.add_argument(
         "--score-threshold", type=float, help="default: chosen from the person-free frames"
     )

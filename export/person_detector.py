@@ -60,7 +60,7 @@ CONTRACT = DetectorContract(
     mean=(0.0, 0.0, 0.0),
     std=(1.0, 1.0, 1.0),
     score_threshold=0.3,
-    min_object_px=96,
+    min_object_px=128,
     max_object_px=512,
     model_family="centernet-mobilenetv3-coco",
 )
