@@ -22,6 +22,7 @@ DEMO_DEPS :=
 help:
 	@echo "make demo   - set up, start the local stack, anonymize sample images, write demo-output/"
 	@echo "make test   - set up and run every test"
+	@echo "make eval   - privacy evaluation through the local stack: eval-output/report.json + plot"
 	@echo "make up / down / logs / status - the single-machine stack in the background"
 	@echo "make model  - build the demo model (TFLite -> ONNX) into model_repository/"
 	@echo "make engine - build a TensorRT plan (GPU machine with tensorrt; see export/README.md)"
@@ -55,4 +56,4 @@ lint: setup-dev
 	$(VENV)/bin/mypy transformer export stack api siteveil_cli
 
 clean:
-	rm -rf $(VENV) .venv-* .tools .cache .stack demo-output
+	rm -rf $(VENV) .venv-* .tools .cache .stack demo-output eval-output

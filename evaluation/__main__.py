@@ -1,0 +1,150 @@
+"""`make eval`: generate scenes with ground truth, run them through the real stack for each model
+set, and report how many faces came out unrecognisable per person height, how much of each body
+the mask covers, how much of person-free frames is masked, and the CPU each model costs.
+
+Writes <output>/report.json and <output>/recall.png and prints a table. Exits 0 when the report
+is written (1 on an error; with --require-goals also 1 when a goal is missed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from evaluation.report import build, plot, table
+from evaluation.runner import DEFAULT_MODELS, EvalError, encode_frame, run_model_set
+from evaluation.scenes import DEFAULT_RESOLUTIONS, RESOLUTIONS, scenes
+from stack.config import REPO_ROOT
+from stack.errors import StackError
+
+
+def _model_set(value: str) -> tuple[str, ...]:
+    models = tuple(m.strip() for m in value.split(",") if m.strip())
+    if not models or len(set(models)) != len(models):
+        raise argparse.ArgumentTypeError(f"{value!r}: expected distinct model names a,b,c")
+    return models
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return number
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m evaluation",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--frames", type=_positive, default=12, help="frames with people per resolution")
+    p.add_argument("--person-free", type=_positive, default=6, help="frames without anybody")
+    p.add_argument("--people-per-frame", type=_positive, default=8)
+    p.add_argument(
+        "--resolutions", nargs="+", choices=list(RESOLUTIONS), default=list(DEFAULT_RESOLUTIONS)
+    )
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument(
+        "--model-sets",
+        nargs="+",
+        type=_model_set,
+        default=[DEFAULT_MODELS],
+        metavar="A[,B,...]",
+        help="each a comma-separated set of Triton models run per image; one stack run per set, "
+        "in order (e.g. person_segmenter person_segmenter,person_detector)",
+    )
+    p.add_argument("--output", type=Path, default=REPO_ROOT / "eval-output")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=REPO_ROOT / ".stack" / "eval",
+        help="the eval stack's own pid files and logs (apart from `make up` and the demo)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds to wait for all results of one model set (default: 60 + 30 per frame)",
+    )
+    p.add_argument(
+        "--require-goals", action="store_true", help="exit 1 when any privacy goal is missed"
+    )
+    return p
+
+
+def _interrupted(signum: int, _: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.frames == 0 and args.person_free == 0:
+        parser().error("nothing to evaluate: --frames and --person-free are both 0")
+    signal.signal(signal.SIGTERM, _interrupted)
+    settings = {
+        "seed": args.seed,
+        "frames_per_resolution": args.frames,
+        "person_free": args.person_free,
+        "people_per_frame": args.people_per_frame,
+        "resolutions": list(args.resolutions),
+        "model_sets": [list(m) for m in args.model_sets],
+    }
+    started = time.monotonic()
+    print(f"generating scenes (seed {args.seed}) ...", flush=True)
+    frames = [
+        encode_frame(scene)
+        for scene in scenes(
+            seed=args.seed,
+            frames_per_resolution=args.frames,
+            person_free=args.person_free,
+            resolutions=args.resolutions,
+            people_per_frame=args.people_per_frame,
+        )
+    ]
+    people = sum(len(f.people) for f in frames)
+    print(f"{len(frames)} frame(s), {people} people, in {time.monotonic() - started:.0f} s")
+    timeout = args.timeout if args.timeout is not None else 60.0 + 30.0 * len(frames)
+    runs = []
+    try:
+        for models in args.model_sets:
+            runs.append(
+                run_model_set(
+                    frames,
+                    models,
+                    state_dir=args.state_dir,
+                    timeout_s=timeout,
+                    log=lambda line: print(line, flush=True),
+                )
+            )
+    except (EvalError, StackError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:
+        print(f"interrupted ({exc or 'SIGINT'}); the eval's stack is stopped", file=sys.stderr)
+        return 130
+    report = build(runs, settings)
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    written = [str(args.output / "report.json")]
+    try:
+        plot(report, args.output / "recall.png")
+        written.append(str(args.output / "recall.png"))
+    except ImportError:
+        print("no plot: matplotlib is missing (pip install '.[eval]')", file=sys.stderr)
+    print()
+    print(table(report))
+    print(f"\nwrote {', '.join(written)} in {time.monotonic() - started:.0f} s")
+    if args.require_goals and not report["passed"]:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
