@@ -387,7 +387,10 @@ def compare_with_polygraphy(
     results = Comparator.run(runners, data_loader=list(feeds))
     accuracy = Comparator.compare_accuracy(results, compare_func=_compare_func(atol, rtol))
     errors: dict[str, float] = {}
-    for iterations in accuracy.values():
+    # Polygraphy < 0.53 returns one AccuracyResult (runner pair -> iterations), 0.53+ a list of
+    # them (AccuracyResults, one per comparison function).
+    groups = [accuracy] if hasattr(accuracy, "values") else list(accuracy)
+    for iterations in (its for group in groups for its in group.values()):
         for iteration in iterations:
             for name, result in iteration.items():
                 value = float(getattr(result, "max_absdiff", math.nan))
