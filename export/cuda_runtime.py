@@ -55,7 +55,9 @@ def format_cuda_version(number: int) -> str:
 
 def cuda_runtime_version(lib: Path | None = None) -> str | None:
     """``major.minor`` of the CUDA runtime library (no GPU or driver needed); None when absent."""
-    lib = lib or (cudart_candidates() or [None])[0]
+    if lib is None:
+        found = cudart_candidates()
+        lib = found[0] if found else None
     try:
         handle = ctypes.CDLL(str(lib) if lib else "libcudart.so")
     except OSError:

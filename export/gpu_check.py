@@ -242,7 +242,7 @@ def serve_with_triton(models: Sequence[Model], out_dir: Path, deadline: float) -
                     expected = session.run([out_name], feeds)[0]
                     got = client.infer(model.name, inputs).as_numpy(out_name)
                     max_err = max(max_err, float(np.max(np.abs(got.astype(np.float32) - expected))))
-                    times = []
+                    times: list[float] = []
                     stop = time.monotonic() + 1.0
                     while time.monotonic() < stop or len(times) < 5:
                         t0 = time.perf_counter()

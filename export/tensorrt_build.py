@@ -378,13 +378,22 @@ def compare_with_polygraphy(
     make_cudart_findable()
     from polygraphy.backend.onnxrt import OnnxrtRunner, SessionFromOnnx
     from polygraphy.backend.trt import EngineFromBytes, TrtRunner
-    from polygraphy.comparator import Comparator
 
     runners = [
         OnnxrtRunner(SessionFromOnnx(str(onnx_path), providers=["CPUExecutionProvider"])),
         TrtRunner(EngineFromBytes(plan_path.read_bytes())),
     ]
-    results = Comparator.run(runners, data_loader=list(feeds))
+    return compare_runners(runners, feeds, atol=atol, rtol=rtol)
+
+
+def compare_runners(
+    runners: Sequence[Any], feeds: Sequence[dict[str, np.ndarray]], *, atol: float, rtol: float
+) -> Comparison:
+    """Run Polygraphy ``runners`` on ``feeds``; the tolerance verdict and the largest absolute
+    difference per output."""
+    from polygraphy.comparator import Comparator
+
+    results = Comparator.run(list(runners), data_loader=list(feeds))
     accuracy = Comparator.compare_accuracy(results, compare_func=_compare_func(atol, rtol))
     errors: dict[str, float] = {}
     # Polygraphy < 0.53 returns one AccuracyResult (runner pair -> iterations), 0.53+ a list of
@@ -413,7 +422,7 @@ def measure_throughput(
             feed = {n: rng.random((batch, *d), dtype=np.float32) for n, d in io.inputs}
             for _ in range(3):
                 runner.infer(feed)
-            times = []
+            times: list[float] = []
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline or len(times) < 5:
                 runner.infer(feed)

@@ -177,3 +177,37 @@ def test_fp32_engine_matches_tightly(demo_onnx_path: Path, tmp_path: Path) -> No
     feeds = [{"image": np.random.default_rng(1).random((2, 256, 256, 3), dtype=np.float32)}]
     result = compare_with_polygraphy(demo_onnx_path, build.plan_path, feeds, atol=1e-3, rtol=1e-3)
     assert result.passed, result.max_abs_error
+
+
+def _offset_model(path: Path, offset: float) -> Path:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "c"], ["y"])],
+        "offset",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])],
+        [helper.make_tensor("c", TensorProto.FLOAT, [1], [offset])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_the_comparison_reports_polygraphys_verdict_and_largest_error(tmp_path: Path) -> None:
+    """The same Polygraphy comparison the plan gets, between two ONNX Runtime runners (no GPU)."""
+    polygraphy = pytest.importorskip(
+        "polygraphy", reason="polygraphy is installed in .venv-engine, not in .venv"
+    )
+    from polygraphy.backend.onnxrt import OnnxrtRunner, SessionFromOnnx
+
+    from export.tensorrt_build import compare_runners
+
+    runners = [
+        OnnxrtRunner(SessionFromOnnx(str(_offset_model(tmp_path / f"{n}.onnx", c))), name=n)
+        for n, c in (("exact", 0.0), ("shifted", 0.05))
+    ]
+    feeds = [{"x": np.ones((b, 4), dtype=np.float32)} for b in (1, 3)]
+    loose = compare_runners(runners, feeds, atol=0.1, rtol=0.0)
+    tight = compare_runners(runners, feeds, atol=0.01, rtol=0.0)
+    assert loose.passed and not tight.passed, polygraphy.__version__
+    assert tight.max_abs_error["y"] == pytest.approx(0.05, abs=1e-6)
