@@ -117,10 +117,7 @@ def run(args: argparse.Namespace) -> int:
         import numpy as np
 
         rng = np.random.default_rng(0)
-        feeds = [
-            {name: rng.random((b, *d), dtype=np.float32) for name, d in io.inputs}
-            for b in sorted({options.min_batch, options.max_batch})
-        ]
+        feeds = [io.random_feed(b, rng) for b in sorted({options.min_batch, options.max_batch})]
         comparison = compare_with_polygraphy(
             args.onnx, args.output, feeds, atol=args.atol, rtol=args.rtol
         )

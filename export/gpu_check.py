@@ -34,10 +34,11 @@ from typing import Any
 
 from export import engine_env
 from export.gpu_driver import build_driver_verdict, query_gpus, serving_driver_verdict
-from export.serving_image import SERVING
+from export.serving_image import SERVING, version_tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_S = 540  # the issue's "under 10 minutes", with room for Triton's shutdown
+LIB_DIRS = (Path("/usr/lib/x86_64-linux-gnu"), Path("/usr/local/tensorrt/lib"), Path("/usr/lib"))
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,18 @@ def find_tritonserver() -> tuple[Path | None, Path | None, str]:
     )
 
 
+def libnvinfer_version(dirs: Sequence[Path] = LIB_DIRS) -> str | None:
+    """TensorRT's version from the ``libnvinfer.so.<x.y.z>`` file name (e.g. inside the Triton
+    image, which installs it under ``/usr/lib/x86_64-linux-gnu``); None when there is none."""
+    versions = []
+    for directory in dirs:
+        for lib in directory.glob("libnvinfer.so.*.*"):
+            suffix = lib.name.removeprefix("libnvinfer.so.")
+            if all(part.isdigit() for part in suffix.split(".")):
+                versions.append(tuple(int(p) for p in suffix.split(".")))
+    return ".".join(map(str, max(versions))) if versions else None
+
+
 def planned_steps(models: Sequence[Model], out_dir: Path, python: str) -> list[str]:
     venv = engine_env.VENV
     steps = ["nvidia-smi --query-gpu=index,name,compute_cap,driver_version,memory.total "
@@ -175,10 +188,6 @@ def serve_with_triton(models: Sequence[Model], out_dir: Path, deadline: float) -
     import shutil
     import urllib.request
 
-    import numpy as np
-    import onnxruntime as ort
-    import tritonclient.http as httpclient
-
     repo = out_dir / "triton-repository"
     shutil.rmtree(repo, ignore_errors=True)
     served = []
@@ -198,17 +207,17 @@ def serve_with_triton(models: Sequence[Model], out_dir: Path, deadline: float) -
         "--http-address=127.0.0.1", f"--http-port={http}", f"--grpc-port={grpc}",
         "--grpc-address=127.0.0.1", f"--metrics-port={metrics}", "--allow-sagemaker=false",
     ]  # fmt: skip
-    result: dict[str, Any] = {"command": shlex.join(cmd), "log": str(log_path), "models": {}}
+    result: dict[str, Any] = {"command": shlex.join(cmd), "log": str(log_path)}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         try:
-            url = f"http://127.0.0.1:{http}"
             ready_by = min(deadline, time.monotonic() + 180)
             while True:
                 if proc.poll() is not None:
                     return {**result, "status": "failed", "reason": f"exited {proc.returncode}"}
                 try:
-                    with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=2) as r:
+                    url = f"http://127.0.0.1:{http}/v2/health/ready"
+                    with urllib.request.urlopen(url, timeout=2) as r:
                         if r.status == 200:
                             break
                 except OSError:
@@ -216,44 +225,12 @@ def serve_with_triton(models: Sequence[Model], out_dir: Path, deadline: float) -
                 if time.monotonic() > ready_by:
                     return {**result, "status": "failed", "reason": "not ready in time"}
                 time.sleep(1)
-            with urllib.request.urlopen(f"{url}/v2", timeout=5) as r:
-                version = json.loads(r.read())["version"]
-            result["server_version"] = version
-            result["matches_chart"] = version == SERVING.triton_server
-            client = httpclient.InferenceServerClient(f"127.0.0.1:{http}")
-            rng = np.random.default_rng(0)
-            for model in served:
-                session = ort.InferenceSession(str(model.onnx), providers=["CPUExecutionProvider"])
-                meta = client.get_model_metadata(model.name)
-                rows, max_err = [], 0.0
-                for batch in model.batches:
-                    if time.monotonic() > deadline:
-                        break
-                    feeds = {
-                        i["name"]: rng.random((batch, *map(int, i["shape"][1:])), dtype=np.float32)
-                        for i in meta["inputs"]
-                    }
-                    inputs = []
-                    for name, array in feeds.items():
-                        item = httpclient.InferInput(name, list(array.shape), "FP32")
-                        item.set_data_from_numpy(array, binary_data=True)
-                        inputs.append(item)
-                    out_name = meta["outputs"][0]["name"]
-                    expected = session.run([out_name], feeds)[0]
-                    got = client.infer(model.name, inputs).as_numpy(out_name)
-                    max_err = max(max_err, float(np.max(np.abs(got.astype(np.float32) - expected))))
-                    times: list[float] = []
-                    stop = time.monotonic() + 1.0
-                    while time.monotonic() < stop or len(times) < 5:
-                        t0 = time.perf_counter()
-                        client.infer(model.name, inputs)
-                        times.append(time.perf_counter() - t0)
-                    median = sorted(times)[len(times) // 2]
-                    rows.append({"batch": batch, "calls": len(times),
-                                 "median_ms": round(median * 1e3, 3),
-                                 "images_per_s": round(batch / median, 1)})  # fmt: skip
-                result["models"][model.name] = {"max_abs_error_vs_onnxruntime": max_err,
-                                                "throughput_http": rows}  # fmt: skip
+            image_trt = libnvinfer_version()
+            result["image_tensorrt"] = image_trt
+            result["image_tensorrt_matches"] = image_trt is not None and version_tuple(
+                image_trt, 3
+            ) == version_tuple(SERVING.tensorrt, 3)
+            result.update(exercise_triton(f"127.0.0.1:{http}", served, deadline))
             result["status"] = "served"
             return result
         finally:
@@ -262,6 +239,71 @@ def serve_with_triton(models: Sequence[Model], out_dir: Path, deadline: float) -
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def exercise_triton(
+    endpoint: str, models: Sequence[Model], deadline: float, seconds_per_batch: float = 1.0
+) -> dict[str, Any]:
+    """Against a running Triton (``host:port``, HTTP): its version, then per model and batch size
+    the largest difference from ONNX Runtime on the same random input and the calls per second."""
+    import urllib.request
+
+    import numpy as np
+    import onnxruntime as ort
+    import tritonclient.http as httpclient
+    from tritonclient.utils import triton_to_np_dtype
+
+    with urllib.request.urlopen(f"http://{endpoint}/v2", timeout=5) as r:
+        version = json.loads(r.read())["version"]
+    result: dict[str, Any] = {
+        "server_version": version,
+        "matches_chart": version == SERVING.triton_server,
+        "models": {},
+    }
+    client = httpclient.InferenceServerClient(endpoint)
+    rng = np.random.default_rng(0)
+    for model in models:
+        session = ort.InferenceSession(str(model.onnx), providers=["CPUExecutionProvider"])
+        meta = client.get_model_metadata(model.name)
+        out_name = meta["outputs"][0]["name"]
+        rows, max_err = [], 0.0
+        for batch in model.batches:
+            if time.monotonic() > deadline:
+                break
+            feeds, inputs = {}, []
+            for spec in meta["inputs"]:
+                dims = [int(d) for d in spec["shape"][1:]]
+                if any(d <= 0 for d in dims):
+                    dims = list(dict(model.input_dims).get(spec["name"], ()))
+                dtype = triton_to_np_dtype(spec["datatype"])
+                shape = (batch, *dims)
+                array = (
+                    rng.random(shape).astype(dtype)
+                    if np.issubdtype(dtype, np.floating)
+                    else rng.integers(0, 256, shape).astype(dtype)
+                )
+                feeds[spec["name"]] = array
+                item = httpclient.InferInput(spec["name"], list(shape), spec["datatype"])
+                item.set_data_from_numpy(array, binary_data=True)
+                inputs.append(item)
+            expected = np.asarray(session.run([out_name], feeds)[0], dtype=np.float64)
+            got = client.infer(model.name, inputs).as_numpy(out_name)
+            max_err = max(max_err, float(np.max(np.abs(got.astype(np.float64) - expected))))
+            times: list[float] = []
+            stop = time.monotonic() + seconds_per_batch
+            while time.monotonic() < stop or len(times) < 5:
+                started = time.perf_counter()
+                client.infer(model.name, inputs)
+                times.append(time.perf_counter() - started)
+            median = sorted(times)[len(times) // 2]
+            rows.append({"batch": batch, "calls": len(times),
+                         "median_ms": round(median * 1e3, 3),
+                         "images_per_s": round(batch / median, 1)})  # fmt: skip
+        result["models"][model.name] = {
+            "max_abs_error_vs_onnxruntime": max_err,
+            "throughput_http": rows,
+        }
+    return result
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -15,7 +15,12 @@ Where the numbers come from (NVIDIA's documentation for the Triton ``24.10`` con
   525.85+ (R525), 535.86+ (R535) or 545.23+ (R545) through CUDA forward compatibility.
 - The Frameworks Support Matrix, 24.10 column: TensorRT 10.5.0.18 (the pip wheels of that release
   are ``tensorrt-cu12==10.5.0``, whose ``tensorrt.__version__`` is ``"10.5.0"``); Triton server
-  2.51.0 (the same server that ``nvidia-pytriton==0.7.0`` ships).
+  2.51.0 (the same server that ``nvidia-pytriton==0.7.0`` ships). The release notes page defers
+  the TensorRT version to that matrix; the 10.5.0.18 figure is the matrix's, not re-read from the
+  image here: ``make gpu-check`` run inside the image reads its ``libnvinfer.so.*`` and reports
+  whether it agrees (``triton.image_tensorrt`` in ``gpu-output/report.json``).
+- Not to be confused with ``24.10-trtllm-python-py3``, which carries TensorRT 10.4.0 and CUDA
+  12.5.1 (Triton's "Release Compatibility Matrix" page): a plan for one does not load in the other.
 """
 
 from __future__ import annotations

@@ -57,6 +57,21 @@ class EngineOptions:
 class OnnxIO:
     inputs: tuple[tuple[str, tuple[int, ...]], ...]  # name, dims without batch
     outputs: tuple[str, ...]
+    input_dtypes: tuple[str, ...] = ()  # numpy dtype names, in the order of ``inputs``
+
+    def random_feed(self, batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Inputs of ``batch`` images with each input's dtype: [0, 1) floats, 0..255 integers."""
+        dtypes = self.input_dtypes or ("float32",) * len(self.inputs)
+        feed = {}
+        for (name, dims), dtype in zip(self.inputs, dtypes, strict=True):
+            shape = (batch, *dims)
+            if np.issubdtype(np.dtype(dtype), np.floating):
+                feed[name] = rng.random(shape, dtype=np.float32).astype(dtype)
+            elif np.dtype(dtype) == np.bool_:
+                feed[name] = rng.random(shape) < 0.5
+            else:
+                feed[name] = rng.integers(0, 256, shape).astype(dtype)
+        return feed
 
 
 @dataclass(frozen=True)
@@ -117,10 +132,13 @@ def onnx_io(onnx_path: Path, dims_override: dict[str, tuple[int, ...]] | None = 
     graph = onnx.load(str(onnx_path), load_external_data=False).graph
     initializers = {i.name for i in graph.initializer}
     overrides = dims_override or {}
-    inputs = []
+    inputs, dtypes = [], []
     for value in graph.input:
         if value.name in initializers:
             continue
+        dtypes.append(
+            np.dtype(onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)).name
+        )
         dims = [d.dim_value for d in value.type.tensor_type.shape.dim]
         if value.name in overrides:
             given = tuple(overrides[value.name])
@@ -138,7 +156,11 @@ def onnx_io(onnx_path: Path, dims_override: dict[str, tuple[int, ...]] | None = 
                 f"--input-dims {value.name}:<d1>x<d2>x… (the Triton config's dims)"
             )
         inputs.append((value.name, tuple(dims[1:])))
-    return OnnxIO(inputs=tuple(inputs), outputs=tuple(o.name for o in graph.output))
+    return OnnxIO(
+        inputs=tuple(inputs),
+        outputs=tuple(o.name for o in graph.output),
+        input_dtypes=tuple(dtypes),
+    )
 
 
 def profile_shapes(dims: Sequence[int], options: EngineOptions) -> tuple[tuple[int, ...], ...]:
@@ -419,7 +441,7 @@ def measure_throughput(
     rows = []
     with TrtRunner(EngineFromBytes(plan_path.read_bytes())) as runner:
         for batch in batches:
-            feed = {n: rng.random((batch, *d), dtype=np.float32) for n, d in io.inputs}
+            feed = io.random_feed(batch, rng)
             for _ in range(3):
                 runner.infer(feed)
             times: list[float] = []

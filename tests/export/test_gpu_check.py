@@ -7,11 +7,18 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from export.gpu_check import discover_models, engine_command, find_tritonserver
+from export.gpu_check import (
+    discover_models,
+    engine_command,
+    exercise_triton,
+    find_tritonserver,
+    libnvinfer_version,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEGMENTER_CONFIG = REPO_ROOT / "model_repository/person_segmenter/config.pbtxt"
@@ -96,3 +103,42 @@ def test_without_a_gpu_it_prints_its_steps_and_exits_with_the_reason(tmp_path: P
     assert "--compare --throughput 1,2,4,8" in steps
     assert f"write {out}/report.json" in steps
     assert not out.exists()  # nothing was built or written
+
+
+def test_the_images_tensorrt_is_read_from_its_libnvinfer(tmp_path: Path) -> None:
+    # inside nvcr.io/nvidia/tritonserver the TensorRT libraries are /usr/lib/x86_64-linux-gnu/
+    # libnvinfer.so.<major>.<minor>.<patch> (and links .so / .so.<major>)
+    for name in (
+        "libnvinfer.so",
+        "libnvinfer.so.10",
+        "libnvinfer.so.10.5.0",
+        "libnvinfer.so.10.4.0",
+    ):
+        (tmp_path / name).write_bytes(b"")
+    assert libnvinfer_version([tmp_path / "absent", tmp_path]) == "10.5.0"
+    assert libnvinfer_version([tmp_path / "absent"]) is None
+
+
+@pytest.mark.e2e
+def test_the_serving_step_checks_a_running_triton(tmp_path: Path) -> None:
+    """The client half of the Triton step against the local (CPU, Python backend) Triton serving
+    the demo model: its version is the chart's 2.51.0, its answers match ONNX Runtime, and every
+    batch size of the config is timed. On a GPU machine the same code talks to the tensorrt
+    backend."""
+    triton = pytest.importorskip("stack.triton", reason="stack/triton.py is not in this checkout")
+    try:
+        triton.find_install()
+    except triton.TritonUnavailable as exc:
+        pytest.skip(f"local Triton unavailable: {exc}")
+    (model,) = [
+        m for m in discover_models(REPO_ROOT / "model_repository") if m.name == "person_segmenter"
+    ]
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO_ROOT / "model_repository/person_segmenter", repo / "person_segmenter")
+    with triton.running_triton(repo, config_name="cpu") as endpoints:
+        result = exercise_triton(endpoints.http, [model], time.monotonic() + 120, 0.05)
+    assert result["server_version"] == "2.51.0" and result["matches_chart"] is True
+    served = result["models"]["person_segmenter"]
+    assert served["max_abs_error_vs_onnxruntime"] < 1e-5  # ONNX Runtime on both sides here
+    assert [row["batch"] for row in served["throughput_http"]] == [1, 2, 4, 8]
+    assert all(row["images_per_s"] > 0 and row["calls"] >= 5 for row in served["throughput_http"])

@@ -211,3 +211,23 @@ def test_the_comparison_reports_polygraphys_verdict_and_largest_error(tmp_path: 
     tight = compare_runners(runners, feeds, atol=0.01, rtol=0.0)
     assert loose.passed and not tight.passed, polygraphy.__version__
     assert tight.max_abs_error["y"] == pytest.approx(0.05, abs=1e-6)
+
+
+def test_random_feeds_follow_each_inputs_dtype(demo_onnx_path: Path, tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(0)
+    feed = onnx_io(demo_onnx_path).random_feed(3, rng)
+    assert feed["image"].shape == (3, 256, 256, 3) and feed["image"].dtype == np.float32
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["pixels"], ["y"], to=TensorProto.FLOAT)],
+        "u8",
+        [helper.make_tensor_value_info("pixels", TensorProto.UINT8, ["n", 8, 8, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 8, 8, 3])],
+    )
+    path = tmp_path / "u8.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    io = onnx_io(path)
+    assert io.input_dtypes == ("uint8",)
+    pixels = io.random_feed(2, rng)["pixels"]
+    assert pixels.dtype == np.uint8 and pixels.shape == (2, 8, 8, 3) and pixels.max() > 1
