@@ -58,9 +58,16 @@ def cuda_runtime_version(lib: Path | None = None) -> str | None:
     if lib is None:
         found = cudart_candidates()
         lib = found[0] if found else None
-    try:
-        handle = ctypes.CDLL(str(lib) if lib else "libcudart.so")
-    except OSError:
+    # without a wheel, a CUDA toolkit's runtime on the loader path (e.g. inside NVIDIA's images)
+    names = [str(lib)] if lib else ["libcudart.so", "libcudart.so.13", "libcudart.so.12"]
+    handle = None
+    for name in names:
+        try:
+            handle = ctypes.CDLL(name)
+            break
+        except OSError:
+            continue
+    if handle is None:
         return None
     number = ctypes.c_int(0)
     if handle.cudaRuntimeGetVersion(ctypes.byref(number)) != 0:
