@@ -155,8 +155,10 @@ def test_the_wheel_libcudart_is_put_where_polygraphy_looks(
 
 
 def test_the_installed_cuda_runtime_reports_its_version() -> None:
+    """cudaRuntimeGetVersion needs no GPU: the wheel's libcudart (in .venv-engine) or a
+    toolkit's on the loader path answers."""
     found = cudart_candidates()
-    if not found:
-        pytest.skip("no nvidia-cuda-runtime wheel in this environment (it is in .venv-engine)")
-    version = cuda_runtime_version(found[0])
-    assert version is not None and version_tuple(version)[0] in (12, 13)
+    version = cuda_runtime_version(found[0] if found else None)
+    if version is None:
+        pytest.skip("no CUDA runtime library here (the wheel is in .venv-engine)")
+    assert re.fullmatch(r"1[23]\.\d+", version), version
