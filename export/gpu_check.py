@@ -319,7 +319,7 @@ def run_check(args: argparse.Namespace) -> int:
     if not gpus:
         print(f"error: no NVIDIA GPU here, nothing was run: {why}", file=sys.stderr)
         return 2
-    build = build_driver_verdict(gpus[0].driver, 12)
+    build = build_driver_verdict(gpus[0].driver, version_tuple(SERVING.cuda)[0])
     serving = serving_driver_verdict(gpus[0].driver)
     print(f"GPU 0: {gpus[0].name} (cc {gpus[0].compute_capability}), {build.message}")
     if not build.ok:

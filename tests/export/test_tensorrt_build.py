@@ -231,3 +231,20 @@ def test_random_feeds_follow_each_inputs_dtype(demo_onnx_path: Path, tmp_path: P
     assert io.input_dtypes == ("uint8",)
     pixels = io.random_feed(2, rng)["pixels"]
     assert pixels.dtype == np.uint8 and pixels.shape == (2, 8, 8, 3) and pixels.max() > 1
+
+
+def test_engine_cli_options_are_checked_before_anything_runs(demo_onnx_path: Path) -> None:
+    import argparse
+
+    from export.engine_cli import _batches, _dims, main
+
+    assert _dims("image:3x512x512") == ("image", (3, 512, 512))
+    assert _batches("1,4, 8") == (1, 4, 8)
+    for bad in ("image", "image:3xAx5", "image:0x4", ":3x4"):
+        with pytest.raises(argparse.ArgumentTypeError, match="NAME:D1xD2"):
+            _dims(bad)
+    with pytest.raises(argparse.ArgumentTypeError):
+        _batches("0,4")
+    # an input-dims that contradicts the ONNX is refused (exit 2) whether or not TensorRT is here
+    argv = ["--onnx", str(demo_onnx_path), "--output", "x.plan", "--input-dims", "image:3x256x256"]
+    assert main(argv) == 2
