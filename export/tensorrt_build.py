@@ -106,7 +106,7 @@ def tensorrt_status() -> tuple[bool, str]:
     """(usable, reason): TensorRT importable, an NVIDIA GPU visible, a driver new enough."""
     try:
         import tensorrt as trt
-    except ImportError as exc:
+    except (ImportError, OSError) as exc:  # OSError: the bindings without libnvinfer
         return False, (
             f"tensorrt is not importable ({exc}); `make engine` builds in its own virtualenv "
             f"(.venv-engine, from export/engine-requirements.txt: TensorRT "
