@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from export.engine_cli import add_arguments as add_engine_arguments
 from export.errors import ExportError, MissingFile, ParityFailed
 from export.parity import ParityThresholds
 from export.triton_config import OutputKind
@@ -406,54 +407,9 @@ def cmd_add_version(args: argparse.Namespace) -> int:
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
-    from export.tensorrt_build import (
-        EngineOptions,
-        build_engine,
-        compare_with_polygraphy,
-        onnx_io,
-        tensorrt_status,
-        trtexec_command,
-    )
+    from export.engine_cli import run
 
-    options = EngineOptions(
-        min_batch=args.min_batch,
-        opt_batch=args.opt_batch,
-        max_batch=args.max_batch,
-        workspace_mib=args.workspace_mib,
-        fp16=not args.fp32,
-        timing_cache=args.timing_cache,
-    )
-    usable, reason = tensorrt_status()
-    if not usable:
-        io = onnx_io(args.onnx)
-        print(
-            "equivalent trtexec (TensorRT 10):",
-            trtexec_command(args.onnx, args.output, io, options, 10),
-        )
-        raise ExportError(f"cannot build a TensorRT engine here: {reason}")
-    build = build_engine(args.onnx, args.output, options)
-    print(f"wrote {build.plan_path} and {build.metadata_path}")
-    print(
-        f"TensorRT {build.metadata['tensorrt_version']}, GPU {build.metadata['gpu']}, "
-        f"{build.metadata['precision']}"
-    )
-    print("equivalent trtexec:", build.trtexec)
-    if args.compare:
-        import numpy as np
-
-        io = onnx_io(args.onnx)
-        rng = np.random.default_rng(0)
-        feeds = [
-            {name: rng.random((b, *dims), dtype=np.float32) for name, dims in io.inputs}
-            for b in (options.min_batch, options.max_batch)
-        ]
-        ok = compare_with_polygraphy(args.onnx, args.output, feeds, atol=args.atol, rtol=args.rtol)
-        print(
-            f"polygraphy ONNX Runtime vs TensorRT: {'PASSED' if ok else 'FAILED'} "
-            f"(atol {args.atol}, rtol {args.rtol})"
-        )
-        return 0 if ok else 1
-    return 0
+    return run(args)
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -652,18 +608,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", help="free text recorded in the manifest")
     p.set_defaults(func=cmd_add_version)
 
-    p = sub.add_parser("engine", help="build a TensorRT plan (GPU machine with tensorrt)")
-    p.add_argument("--onnx", type=Path, required=True)
-    p.add_argument("--output", type=Path, required=True)
-    p.add_argument("--min-batch", type=int, default=1)
-    p.add_argument("--opt-batch", type=int, default=4)
-    p.add_argument("--max-batch", type=int, default=8)
-    p.add_argument("--workspace-mib", type=int, default=1024)
-    p.add_argument("--fp32", action="store_true", help="no FP16")
-    p.add_argument("--timing-cache", type=Path, help="read and update this timing cache")
-    p.add_argument("--compare", action="store_true", help="polygraphy: ONNX Runtime vs the plan")
-    p.add_argument("--atol", type=float, default=2e-2)
-    p.add_argument("--rtol", type=float, default=2e-2)
+    p = sub.add_parser("engine", help="build a TensorRT plan (GPU machine, `make engine`)")
+    add_engine_arguments(p)
     p.set_defaults(func=cmd_engine)
 
     p = sub.add_parser("publish", help="upload a version to s3://…/<name>/<version>/")

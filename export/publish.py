@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from export.errors import ExportError, MissingFile, VersionExists
+from export.serving_image import check_version_plan
 from export.versions import MANIFEST, verify_version
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ def publish_version(
     if not (model_dir / "config.pbtxt").is_file():
         raise MissingFile(f"{model_dir / 'config.pbtxt'} does not exist (run `configs` first)")
     manifest = verify_version(version_dir)
+    check_version_plan(version_dir, manifest["files"])  # a plan the chart's Triton cannot load
     name = model_dir.name
     root = S3Location.parse(storage_uri(destination, name, version))
     client = client or _client()

@@ -41,18 +41,3 @@ model: $(DEMO_ONNX) $(FACE_ONNX) $(PERSON_DETECTOR_ONNX)
 .PHONY: model
 TEST_DEPS += model
 DEMO_DEPS += model
-
-# TensorRT plan of the demo model, on a GPU machine with an NVIDIA driver: installs the
-# `tensorrt` extra, builds with an optimization profile for batch 1..8 (opt 4), FP16 and a
-# timing cache, compares with ONNX Runtime through polygraphy, then adds model.onnx + model.plan
-# (+ its metadata JSON) as a NEW version of person_segmenter. Serve it with a Triton image whose
-# TensorRT version equals the `tensorrt_version` in model.plan.json.
-ENGINE_DIR := .cache/export/engine
-
-engine: $(DEMO_ONNX)
-	$(PIP) install -e '.[export,tensorrt]'
-	$(PY) -m export engine --onnx $(DEMO_ONNX) --output $(ENGINE_DIR)/model.plan \
-		--timing-cache $(ENGINE_DIR)/timing.cache --compare
-	$(PY) -m export add-version --repository model_repository --name person_segmenter \
-		--onnx $(DEMO_ONNX) --plan $(ENGINE_DIR)/model.plan --note "make engine"
-.PHONY: engine
