@@ -18,7 +18,14 @@ from pathlib import Path
 from types import FrameType
 
 from evaluation.report import build, plot, table
-from evaluation.runner import DEFAULT_MODELS, EvalError, encode_frame, run_model_set
+from evaluation.runner import (
+    DEFAULT_MODELS,
+    EvalError,
+    check_models,
+    encode_frame,
+    run_model_set,
+    stack_config,
+)
 from evaluation.scenes import DEFAULT_RESOLUTIONS, RESOLUTIONS, scenes
 from stack.config import REPO_ROOT
 from stack.errors import StackError
@@ -74,6 +81,12 @@ def parser() -> argparse.ArgumentParser:
         help="seconds to wait for all results of one model set (default: 60 + 30 per frame)",
     )
     p.add_argument(
+        "--keep-images",
+        action="store_true",
+        help="also write each frame as uploaded and as returned (with its mask) under "
+        "<output>/frames/ and <output>/<model set>/ (4K frames: about 2 MB each)",
+    )
+    p.add_argument(
         "--require-goals", action="store_true", help="exit 1 when any privacy goal is missed"
     )
     return p
@@ -88,6 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.frames == 0 and args.person_free == 0:
         parser().error("nothing to evaluate: --frames and --person-free are both 0")
     signal.signal(signal.SIGTERM, _interrupted)
+    try:  # every model set must be runnable before any scene is made or stack started
+        for models in args.model_sets:
+            check_models(models, stack_config(models, args.state_dir).model_repository)
+    except EvalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     settings = {
         "seed": args.seed,
         "frames_per_resolution": args.frames,
@@ -110,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     people = sum(len(f.people) for f in frames)
     print(f"{len(frames)} frame(s), {people} people, in {time.monotonic() - started:.0f} s")
+    if args.keep_images:
+        (args.output / "frames").mkdir(parents=True, exist_ok=True)
+        for frame in frames:
+            (args.output / "frames" / f"{frame.name}.jpg").write_bytes(frame.jpeg)
     timeout = args.timeout if args.timeout is not None else 60.0 + 30.0 * len(frames)
     runs = []
     try:
@@ -121,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     state_dir=args.state_dir,
                     timeout_s=timeout,
                     log=lambda line: print(line, flush=True),
+                    keep_dir=args.output / "+".join(models) if args.keep_images else None,
                 )
             )
     except (EvalError, StackError) as exc:

@@ -70,9 +70,11 @@ class PersonScore:
 
 
 @dataclass(frozen=True, slots=True)
-class EmptyFrameScore:
+class FrameScore:
     frame: str
     resolution: str
+    people: int
+    people_share: float  # of the frame's pixels, by the ground truth
     masked_share: float | None  # None when the frame came back without a result
 
 
@@ -80,13 +82,21 @@ class EmptyFrameScore:
 class ModelSetRun:
     models: tuple[str, ...]
     people: list[PersonScore] = field(default_factory=list)
-    empty_frames: list[EmptyFrameScore] = field(default_factory=list)
+    frames: list[FrameScore] = field(default_factory=list)
     failures: list[dict[str, str | None]] = field(default_factory=list)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     idle_cpu_seconds_per_s: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0
     images: int = 0
     served_models: list[Any] = field(default_factory=list)
+
+    @property
+    def person_free(self) -> list[FrameScore]:
+        return [f for f in self.frames if f.people == 0]
+
+    @property
+    def with_people(self) -> list[FrameScore]:
+        return [f for f in self.frames if f.people > 0]
 
 
 def encode_frame(scene: Scene) -> Frame:
@@ -133,7 +143,7 @@ def check_models(models: Sequence[str], repository: Path) -> None:
 
 def score_frame(
     frame: Frame, anonymized: np.ndarray | None, mask: np.ndarray | None
-) -> tuple[list[PersonScore], EmptyFrameScore | None]:
+) -> tuple[list[PersonScore], FrameScore]:
     """Score one returned frame against its ground truth. A frame without a result (failed,
     timed out) scores as nothing anonymized: every face recognisable, no body covered.
 
@@ -145,9 +155,7 @@ def score_frame(
         anonymized.shape != original.shape or mask is None or mask.shape != original.shape[:2]
     ):
         raise EvalError(f"{frame.name}: the result's size differs from the upload's")
-    if not frame.people:
-        share = masked_share(mask) if mask is not None else None
-        return [], EmptyFrameScore(frame.name, frame.resolution, share)
+    share = masked_share(mask) if mask is not None else None
     scores = []
     for person in frame.people:
         bounds = height_bin(person.height)
@@ -157,9 +165,8 @@ def score_frame(
         if anonymized is not None:
             correlation = detail_correlation(original, anonymized, person.face)
             kept = detail_kept(original, anonymized, person.face)
-        coverage = (
-            body_coverage(mask, person.body_mask(original.shape[:2])) if mask is not None else 0.0
-        )
+        x0, y0, x1, y1 = person.box
+        coverage = body_coverage(mask[y0:y1, x0:x1], person.body) if mask is not None else 0.0
         fx0, fy0, fx1, fy1 = person.face
         scores.append(
             PersonScore(
@@ -178,7 +185,9 @@ def score_frame(
                 body_coverage=coverage,
             )
         )
-    return scores, None
+    area = original.shape[0] * original.shape[1]
+    people_share = sum(int(p.body.sum()) for p in frame.people) / area
+    return scores, FrameScore(frame.name, frame.resolution, len(frame.people), people_share, share)
 
 
 def run_model_set(
@@ -190,8 +199,13 @@ def run_model_set(
     idle_s: float = 3.0,
     log: Callable[[str], None] = print,
     stack_options: dict[str, Any] | None = None,
+    keep_dir: Path | None = None,
 ) -> ModelSetRun:
-    """Run every frame through a fresh stack serving `models`; the scores and CPU spent."""
+    """Run every frame through a fresh stack serving `models`; the scores and CPU spent.
+
+    With `keep_dir`, each returned anonymized image and mask is written there as
+    `<frame>.anonymized.jpg` / `<frame>.mask.png`, to look at.
+    """
     config = stack_config(models, state_dir, **(stack_options or {}))
     check_models(models, config.model_repository)
     down(config)  # the eval owns its state dir: clear what a killed run left behind
@@ -227,6 +241,10 @@ def run_model_set(
                 if anonymized_bytes is None or mask_bytes is None:
                     raise EvalError(f"{frame.name}: result.json names outputs that are missing")
                 anonymized, mask = decode_rgb(anonymized_bytes), decode_mask(mask_bytes)
+                if keep_dir is not None:
+                    keep_dir.mkdir(parents=True, exist_ok=True)
+                    (keep_dir / f"{frame.name}.anonymized.jpg").write_bytes(anonymized_bytes)
+                    (keep_dir / f"{frame.name}.mask.png").write_bytes(mask_bytes)
                 for key in ("model", "models"):
                     if key in record:
                         served[repr(record[key])] = record[key]
@@ -234,9 +252,8 @@ def run_model_set(
                 run.failures.append(
                     {"frame": frame.name, "status": outcome.status, "reason": outcome.reason}
                 )
-            people, empty = score_frame(frame, anonymized, mask)
+            people, frame_score = score_frame(frame, anonymized, mask)
             run.people.extend(people)
-            if empty is not None:
-                run.empty_frames.append(empty)
+            run.frames.append(frame_score)
         run.served_models = list(served.values())
     return run

@@ -41,8 +41,9 @@ def returned(pixels: np.ndarray) -> np.ndarray:
 def test_an_untouched_frame_leaves_every_face_recognisable(frame: Frame) -> None:
     original = decode_rgb(frame.jpeg)
     mask = np.zeros(original.shape[:2], bool)
-    people, empty = score_frame(frame, returned(original), mask)
-    assert empty is None and len(people) == 3
+    people, scored = score_frame(frame, returned(original), mask)
+    assert scored.people == len(people) == 3 and scored.masked_share == 0.0
+    assert 0 < scored.people_share < 0.5
     assert all(not p.face_unrecognisable for p in people)
     assert all(p.face_detail_kept is not None and p.face_detail_kept > 0.9 for p in people)
     assert all(p.body_coverage == 0.0 for p in people)
@@ -74,9 +75,9 @@ def test_person_free_frames_report_their_masked_share() -> None:
     original = decode_rgb(frame.jpeg)
     mask = np.zeros(original.shape[:2], bool)
     mask[:54] = True
-    people, empty = score_frame(frame, original, mask)
-    assert people == [] and empty is not None
-    assert empty.masked_share == pytest.approx(0.1)
+    people, scored = score_frame(frame, original, mask)
+    assert people == [] and scored.people == 0 and scored.people_share == 0.0
+    assert scored.masked_share == pytest.approx(0.1)
 
 
 def test_a_result_of_another_size_is_an_error(frame: Frame) -> None:
