@@ -183,7 +183,8 @@ REPORT_SCHEMA: dict[str, Any] = {
         "passed": {"type": "boolean"},
         "settings": {
             "type": "object",
-            "required": ["seed", "frames_per_resolution", "person_free", "resolutions"],
+            # generated scenes add seed, frames_per_resolution, ...; annotated ones `scenes`
+            "required": ["resolutions", "model_sets"],
         },
         "model_sets": {
             "type": "array",

@@ -39,7 +39,7 @@ def returned(pixels: np.ndarray) -> np.ndarray:
 
 
 def test_an_untouched_frame_leaves_every_face_recognisable(frame: Frame) -> None:
-    original = decode_rgb(frame.jpeg)
+    original = decode_rgb(frame.data)
     mask = np.zeros(original.shape[:2], bool)
     people, scored = score_frame(frame, returned(original), mask)
     assert scored.people == len(people) == 3 and scored.masked_share == 0.0
@@ -51,7 +51,7 @@ def test_an_untouched_frame_leaves_every_face_recognisable(frame: Frame) -> None
 
 
 def test_people_blurred_under_their_mask_count_as_hidden_and_covered(frame: Frame) -> None:
-    original = decode_rgb(frame.jpeg)
+    original = decode_rgb(frame.data)
     mask = np.zeros(original.shape[:2], bool)
     for person in frame.people:
         mask |= person.body_mask(mask.shape)
@@ -72,7 +72,7 @@ def test_a_frame_without_a_result_scores_as_nothing_hidden(frame: Frame) -> None
 def test_person_free_frames_report_their_masked_share() -> None:
     [empty_scene] = scenes(seed=3, frames_per_resolution=0, person_free=1, resolutions=["540p"])
     frame = encode_frame(empty_scene)
-    original = decode_rgb(frame.jpeg)
+    original = decode_rgb(frame.data)
     mask = np.zeros(original.shape[:2], bool)
     mask[:54] = True
     people, scored = score_frame(frame, original, mask)
@@ -81,7 +81,7 @@ def test_person_free_frames_report_their_masked_share() -> None:
 
 
 def test_a_result_of_another_size_is_an_error(frame: Frame) -> None:
-    original = decode_rgb(frame.jpeg)
+    original = decode_rgb(frame.data)
     with pytest.raises(EvalError, match="size"):
         score_frame(frame, original[:-2], np.zeros(original.shape[:2], bool))
 
