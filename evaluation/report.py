@@ -341,6 +341,10 @@ def plot(report: dict[str, Any], path: Path) -> None:
         (right, "body covered by the mask (mean share)"),
     ):
         axis.set_xscale("log")
+        axis.set_xticks(
+            [math.sqrt(lo * hi) for lo, hi in HEIGHT_BINS], [bin_label(b) for b in HEIGHT_BINS]
+        )
+        axis.minorticks_off()
         axis.set_xlabel("person height in the frame (px)")
         axis.set_ylim(-0.02, 1.02)
         axis.set_title(title)
