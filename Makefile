@@ -54,7 +54,7 @@ lint: setup-dev
 	$(PY) -m pip install -q ruff mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy transformer export stack api siteveil_cli
+	$(VENV)/bin/mypy transformer export stack api siteveil_cli evaluation
 
 clean:
 	rm -rf $(VENV) .venv-* .tools .cache .stack demo-output eval-output

@@ -17,8 +17,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from evaluation.external import load_frames
 from evaluation.report import build, plot, table
-from evaluation.runner import DEFAULT_MODELS, EvalError, encode_frame, run_model_set
+from evaluation.runner import (
+    DEFAULT_MODELS,
+    EvalError,
+    check_models,
+    encode_frame,
+    run_model_set,
+    stack_config,
+)
 from evaluation.scenes import DEFAULT_RESOLUTIONS, RESOLUTIONS, scenes
 from stack.config import REPO_ROOT
 from stack.errors import StackError
@@ -60,6 +68,13 @@ def parser() -> argparse.ArgumentParser:
         help="each a comma-separated set of Triton models run per image; one stack run per set, "
         "in order (e.g. person_segmenter person_segmenter,person_detector)",
     )
+    p.add_argument(
+        "--scenes",
+        type=Path,
+        metavar="ANNOTATIONS.json",
+        help="evaluate frames annotated elsewhere instead of generated ones (format: "
+        "evaluation/external.py); the generator's options are then ignored",
+    )
     p.add_argument("--output", type=Path, default=REPO_ROOT / "eval-output")
     p.add_argument(
         "--state-dir",
@@ -74,6 +89,12 @@ def parser() -> argparse.ArgumentParser:
         help="seconds to wait for all results of one model set (default: 60 + 30 per frame)",
     )
     p.add_argument(
+        "--keep-images",
+        action="store_true",
+        help="also write each frame as uploaded and as returned (with its mask) under "
+        "<output>/frames/ and <output>/<model set>/ (4K frames: about 2 MB each)",
+    )
+    p.add_argument(
         "--require-goals", action="store_true", help="exit 1 when any privacy goal is missed"
     )
     return p
@@ -85,31 +106,55 @@ def _interrupted(signum: int, _: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.frames == 0 and args.person_free == 0:
+    if args.scenes is None and args.frames == 0 and args.person_free == 0:
         parser().error("nothing to evaluate: --frames and --person-free are both 0")
     signal.signal(signal.SIGTERM, _interrupted)
+    try:  # every model set must be runnable before any scene is made or stack started
+        for models in args.model_sets:
+            check_models(models, stack_config(models, args.state_dir).model_repository)
+    except EvalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    try:
+        if args.scenes is not None:
+            print(f"reading the annotated frames of {args.scenes} ...", flush=True)
+            frames = load_frames(args.scenes)
+            resolutions = sorted({f.resolution for f in frames})
+            source: dict[str, object] = {"scenes": str(args.scenes)}
+        else:
+            print(f"generating scenes (seed {args.seed}) ...", flush=True)
+            frames = [
+                encode_frame(scene)
+                for scene in scenes(
+                    seed=args.seed,
+                    frames_per_resolution=args.frames,
+                    person_free=args.person_free,
+                    resolutions=args.resolutions,
+                    people_per_frame=args.people_per_frame,
+                )
+            ]
+            resolutions = list(args.resolutions)
+            source = {
+                "seed": args.seed,
+                "frames_per_resolution": args.frames,
+                "person_free": args.person_free,
+                "people_per_frame": args.people_per_frame,
+            }
+    except EvalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     settings = {
-        "seed": args.seed,
-        "frames_per_resolution": args.frames,
-        "person_free": args.person_free,
-        "people_per_frame": args.people_per_frame,
-        "resolutions": list(args.resolutions),
+        **source,
+        "resolutions": resolutions,
         "model_sets": [list(m) for m in args.model_sets],
     }
-    started = time.monotonic()
-    print(f"generating scenes (seed {args.seed}) ...", flush=True)
-    frames = [
-        encode_frame(scene)
-        for scene in scenes(
-            seed=args.seed,
-            frames_per_resolution=args.frames,
-            person_free=args.person_free,
-            resolutions=args.resolutions,
-            people_per_frame=args.people_per_frame,
-        )
-    ]
     people = sum(len(f.people) for f in frames)
     print(f"{len(frames)} frame(s), {people} people, in {time.monotonic() - started:.0f} s")
+    if args.keep_images:
+        (args.output / "frames").mkdir(parents=True, exist_ok=True)
+        for frame in frames:
+            (args.output / "frames" / f"{frame.name}.{frame.ext}").write_bytes(frame.data)
     timeout = args.timeout if args.timeout is not None else 60.0 + 30.0 * len(frames)
     runs = []
     try:
@@ -121,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     state_dir=args.state_dir,
                     timeout_s=timeout,
                     log=lambda line: print(line, flush=True),
+                    keep_dir=args.output / "+".join(models) if args.keep_images else None,
                 )
             )
     except (EvalError, StackError) as exc:

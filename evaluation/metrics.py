@@ -35,8 +35,7 @@ def _laplacian(rgb: np.ndarray) -> np.ndarray:
 def detail_correlation(original: np.ndarray, anonymized: np.ndarray, face: Box) -> float:
     """Pearson correlation of the grey Laplacians of the two images inside `face`.
 
-    The Laplacian is taken over the whole images (so the face's border pixels see their real
-    neighbours) and compared inside the box. 0 when the anonymized face has no detail left (a
+    The face's border pixels see their real neighbours (the Laplacian is not cut at the box). 0 when the anonymized face has no detail left (a
     flat fill). Raises ValueError when the original face itself has no detail (a broken ground
     truth, not a result) or the box is empty or outside the images.
     """
@@ -56,8 +55,12 @@ def _centred_details(
     h, w = original.shape[:2]
     if not (0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h):
         raise ValueError(f"face box {face} is empty or not inside the {w}×{h} image")
-    a = _laplacian(original)[y0:y1, x0:x1].ravel().astype(np.float64)
-    b = _laplacian(anonymized)[y0:y1, x0:x1].ravel().astype(np.float64)
+    # The Laplacian is 3×3: a crop one pixel wider than the box gives the box's exact values
+    # (and at the image border the same reflection as the whole image would).
+    cx0, cy0, cx1, cy1 = max(0, x0 - 1), max(0, y0 - 1), min(w, x1 + 1), min(h, y1 + 1)
+    inner = (slice(y0 - cy0, y1 - cy0), slice(x0 - cx0, x1 - cx0))
+    a = _laplacian(original[cy0:cy1, cx0:cx1])[inner].ravel().astype(np.float64)
+    b = _laplacian(anonymized[cy0:cy1, cx0:cx1])[inner].ravel().astype(np.float64)
     a -= a.mean()
     b -= b.mean()
     if float(np.sqrt((a * a).sum())) < _FLAT:

@@ -80,7 +80,7 @@ def goal_rows(run: ModelSetRun, resolutions: Sequence[str]) -> list[dict[str, An
                     "passed": None if value is None else value >= need,
                 }
             )
-    shares = [f.masked_share if f.masked_share is not None else 1.0 for f in run.empty_frames]
+    shares = [f.masked_share if f.masked_share is not None else 1.0 for f in run.person_free]
     value = _mean(shares)
     goals.append(
         {
@@ -137,7 +137,8 @@ def build(runs: Sequence[ModelSetRun], settings: dict[str, Any]) -> dict[str, An
     model_sets = []
     for run in runs:
         goals = goal_rows(run, resolutions)
-        empty = [f.masked_share for f in run.empty_frames if f.masked_share is not None]
+        empty = [f.masked_share for f in run.person_free if f.masked_share is not None]
+        busy = [f.masked_share for f in run.with_people if f.masked_share is not None]
         model_sets.append(
             {
                 "models": list(run.models),
@@ -146,14 +147,21 @@ def build(runs: Sequence[ModelSetRun], settings: dict[str, Any]) -> dict[str, An
                 "goals": goals,
                 "bins": bin_rows(run.people, resolutions),
                 "person_free": {
-                    "frames": len(run.empty_frames),
+                    "frames": len(run.person_free),
                     "mean_masked_share": _mean(empty),
                     "max_masked_share": max(empty) if empty else None,
+                },
+                # Context for the people's figures: a mask over most of a frame hides its people
+                # too, by accident; compare with the people's own share of the frames' pixels.
+                "frames_with_people": {
+                    "frames": len(run.with_people),
+                    "mean_masked_share": _mean(busy),
+                    "mean_people_share": _mean([f.people_share for f in run.with_people]),
                 },
                 "failures": run.failures,
                 "cpu": cpu_block(run),
                 "people": [dataclasses.asdict(p) for p in run.people],
-                "person_free_frames": [dataclasses.asdict(f) for f in run.empty_frames],
+                "frames": [dataclasses.asdict(f) for f in run.frames],
             }
         )
     return {
@@ -175,13 +183,23 @@ REPORT_SCHEMA: dict[str, Any] = {
         "passed": {"type": "boolean"},
         "settings": {
             "type": "object",
-            "required": ["seed", "frames_per_resolution", "person_free", "resolutions"],
+            # generated scenes add seed, frames_per_resolution, ...; annotated ones `scenes`
+            "required": ["resolutions", "model_sets"],
         },
         "model_sets": {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["models", "passed", "goals", "bins", "person_free", "cpu", "people"],
+                "required": [
+                    "models",
+                    "passed",
+                    "goals",
+                    "bins",
+                    "person_free",
+                    "frames_with_people",
+                    "cpu",
+                    "people",
+                ],
                 "properties": {
                     "models": {"type": "array", "items": {"type": "string"}, "minItems": 1},
                     "passed": {"type": "boolean"},
@@ -261,6 +279,12 @@ def table(report: dict[str, Any]) -> str:
             f"  person-free frames: {free['frames']}, masked share mean "
             f"{_pct(free['mean_masked_share']).strip()}, max {_pct(free['max_masked_share']).strip()}"
         )
+        busy = ms["frames_with_people"]
+        lines.append(
+            f"  frames with people: {busy['frames']}, masked share mean "
+            f"{_pct(busy['mean_masked_share']).strip()} (people are "
+            f"{_pct(busy['mean_people_share']).strip()} of the pixels)"
+        )
         cpu = ms["cpu"]["cpu_s_per_image_less_idle"]
         lines.append(
             "  CPU per image (less idle): "
@@ -317,6 +341,10 @@ def plot(report: dict[str, Any], path: Path) -> None:
         (right, "body covered by the mask (mean share)"),
     ):
         axis.set_xscale("log")
+        axis.set_xticks(
+            [math.sqrt(lo * hi) for lo, hi in HEIGHT_BINS], [bin_label(b) for b in HEIGHT_BINS]
+        )
+        axis.minorticks_off()
         axis.set_xlabel("person height in the frame (px)")
         axis.set_ylim(-0.02, 1.02)
         axis.set_title(title)

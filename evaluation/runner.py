@@ -1,7 +1,7 @@
 """Drive the real local stack with evaluation scenes and measure what comes back.
 
 For each model set: start the stack (moto, Triton, the transformer under Gunicorn, the relay),
-upload every frame to `incoming/<tenant>/<yyyy>/<mm>/<dd>/<image-id>.jpg` as the end-to-end tests
+upload every frame to `incoming/<tenant>/<yyyy>/<mm>/<dd>/<image-id>.<ext>` as the end-to-end tests
 do, wait for each `result.json`, fetch `anonymized.jpg` and `mask.png`, and score each person's
 face and body against the ground truth. The CPU of the transformer's and Triton's process trees
 is sampled around the batch.
@@ -44,12 +44,14 @@ class EvalError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """A scene as uploaded: the JPEG bytes and the ground truth (pixels dropped to save memory)."""
+    """A scene as uploaded: the encoded bytes and the ground truth (pixels dropped to save
+    memory). `name` is also the upload's image id."""
 
     name: str
     resolution: str
-    jpeg: bytes
+    data: bytes
     people: tuple[PlacedPerson, ...]
+    ext: str = "jpg"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +72,11 @@ class PersonScore:
 
 
 @dataclass(frozen=True, slots=True)
-class EmptyFrameScore:
+class FrameScore:
     frame: str
     resolution: str
+    people: int
+    people_share: float  # of the frame's pixels, by the ground truth
     masked_share: float | None  # None when the frame came back without a result
 
 
@@ -80,13 +84,21 @@ class EmptyFrameScore:
 class ModelSetRun:
     models: tuple[str, ...]
     people: list[PersonScore] = field(default_factory=list)
-    empty_frames: list[EmptyFrameScore] = field(default_factory=list)
+    frames: list[FrameScore] = field(default_factory=list)
     failures: list[dict[str, str | None]] = field(default_factory=list)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     idle_cpu_seconds_per_s: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0
     images: int = 0
     served_models: list[Any] = field(default_factory=list)
+
+    @property
+    def person_free(self) -> list[FrameScore]:
+        return [f for f in self.frames if f.people == 0]
+
+    @property
+    def with_people(self) -> list[FrameScore]:
+        return [f for f in self.frames if f.people > 0]
 
 
 def encode_frame(scene: Scene) -> Frame:
@@ -133,33 +145,29 @@ def check_models(models: Sequence[str], repository: Path) -> None:
 
 def score_frame(
     frame: Frame, anonymized: np.ndarray | None, mask: np.ndarray | None
-) -> tuple[list[PersonScore], EmptyFrameScore | None]:
+) -> tuple[list[PersonScore], FrameScore]:
     """Score one returned frame against its ground truth. A frame without a result (failed,
     timed out) scores as nothing anonymized: every face recognisable, no body covered.
 
     The reference is the frame as uploaded (decoded JPEG), so an untouched face scores ≈ 1
     whatever the camera's compression did to it.
     """
-    original = decode_rgb(frame.jpeg)
+    original = decode_rgb(frame.data)
     if anonymized is not None and (
         anonymized.shape != original.shape or mask is None or mask.shape != original.shape[:2]
     ):
         raise EvalError(f"{frame.name}: the result's size differs from the upload's")
-    if not frame.people:
-        share = masked_share(mask) if mask is not None else None
-        return [], EmptyFrameScore(frame.name, frame.resolution, share)
+    share = masked_share(mask) if mask is not None else None
     scores = []
     for person in frame.people:
         bounds = height_bin(person.height)
-        if bounds is None:
-            raise EvalError(f"{frame.name}: person height {person.height} is outside every bin")
+        label = bin_label(bounds) if bounds else ("<40" if person.height < 40 else ">800")
         correlation = kept = None
         if anonymized is not None:
             correlation = detail_correlation(original, anonymized, person.face)
             kept = detail_kept(original, anonymized, person.face)
-        coverage = (
-            body_coverage(mask, person.body_mask(original.shape[:2])) if mask is not None else 0.0
-        )
+        x0, y0, x1, y1 = person.box
+        coverage = body_coverage(mask[y0:y1, x0:x1], person.body) if mask is not None else 0.0
         fx0, fy0, fx1, fy1 = person.face
         scores.append(
             PersonScore(
@@ -167,7 +175,7 @@ def score_frame(
                 resolution=frame.resolution,
                 source=person.source,
                 height=person.height,
-                height_bin=bin_label(bounds),
+                height_bin=label,
                 face_px=(fx1 - fx0, fy1 - fy0),
                 grey=person.grey,
                 mirrored=person.mirrored,
@@ -178,7 +186,9 @@ def score_frame(
                 body_coverage=coverage,
             )
         )
-    return scores, None
+    area = original.shape[0] * original.shape[1]
+    people_share = sum(int(p.body.sum()) for p in frame.people) / area
+    return scores, FrameScore(frame.name, frame.resolution, len(frame.people), people_share, share)
 
 
 def run_model_set(
@@ -190,8 +200,13 @@ def run_model_set(
     idle_s: float = 3.0,
     log: Callable[[str], None] = print,
     stack_options: dict[str, Any] | None = None,
+    keep_dir: Path | None = None,
 ) -> ModelSetRun:
-    """Run every frame through a fresh stack serving `models`; the scores and CPU spent."""
+    """Run every frame through a fresh stack serving `models`; the scores and CPU spent.
+
+    With `keep_dir`, each returned anonymized image and mask is written there as
+    `<frame>.anonymized.<ext>` / `<frame>.mask.png`, to look at.
+    """
     config = stack_config(models, state_dir, **(stack_options or {}))
     check_models(models, config.model_repository)
     down(config)  # the eval owns its state dir: clear what a killed run left behind
@@ -200,6 +215,16 @@ def run_model_set(
     with running_stack(config) as state:
         client = StackClient(state)
         pids = {"transformer": state.pids["transformer"], "triton": state.pids["triton"]}
+        if frames:  # first calls load sessions and read model configs: keep that out of the CPU
+            first = frames[0]
+            warm = client.upload(
+                first.data, tenant=TENANT, image_id=f"warm-up-{first.name}"[:64], ext=first.ext
+            )
+            [warmed] = wait_for_outcomes(client, [warm], timeout_s=timeout_s, poll_s=0.25)
+            if warmed.status != "anonymized":
+                log(
+                    f"[{'+'.join(models)}] the warm-up image ended {warmed.status}: {warmed.reason}"
+                )
         # What the servers burn doing nothing (health polls, Triton's threads), to subtract.
         idle_start, idle_t0 = cpu.sample(pids), time.monotonic()
         time.sleep(idle_s)
@@ -209,7 +234,7 @@ def run_model_set(
 
         log(f"[{'+'.join(models)}] uploading {len(frames)} frame(s) ...")
         before, t0 = cpu.sample(pids), time.monotonic()
-        uploads = [client.upload(f.jpeg, tenant=TENANT, image_id=f.name, ext="jpg") for f in frames]
+        uploads = [client.upload(f.data, tenant=TENANT, image_id=f.name, ext=f.ext) for f in frames]
         outcomes = wait_for_outcomes(client, uploads, timeout_s=timeout_s, poll_s=0.25)
         run.wall_s = time.monotonic() - t0
         run.cpu_seconds = cpu.spent(before, cpu.sample(pids))
@@ -227,6 +252,12 @@ def run_model_set(
                 if anonymized_bytes is None or mask_bytes is None:
                     raise EvalError(f"{frame.name}: result.json names outputs that are missing")
                 anonymized, mask = decode_rgb(anonymized_bytes), decode_mask(mask_bytes)
+                if keep_dir is not None:
+                    keep_dir.mkdir(parents=True, exist_ok=True)
+                    suffix = outputs["anonymized"].rsplit(".", 1)[-1]
+                    anonymized_name = f"{frame.name}.anonymized.{suffix}"
+                    (keep_dir / anonymized_name).write_bytes(anonymized_bytes)
+                    (keep_dir / f"{frame.name}.mask.png").write_bytes(mask_bytes)
                 for key in ("model", "models"):
                     if key in record:
                         served[repr(record[key])] = record[key]
@@ -234,9 +265,8 @@ def run_model_set(
                 run.failures.append(
                     {"frame": frame.name, "status": outcome.status, "reason": outcome.reason}
                 )
-            people, empty = score_frame(frame, anonymized, mask)
+            people, frame_score = score_frame(frame, anonymized, mask)
             run.people.extend(people)
-            if empty is not None:
-                run.empty_frames.append(empty)
+            run.frames.append(frame_score)
         run.served_models = list(served.values())
     return run

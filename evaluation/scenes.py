@@ -72,10 +72,15 @@ def bin_label(bounds: tuple[int, int]) -> str:
 
 
 def _noise(rng: np.random.Generator, shape: tuple[int, int], cells: int) -> np.ndarray:
-    """Smooth value noise in [-1, 1] with about `cells` blobs across the width."""
+    """Smooth isotropic noise with unit spread and blobs about 1/`cells` of the width across:
+    white noise on a coarse grid, Gaussian-blurred there (no lattice shows), then scaled up."""
     h, w = shape
-    small = rng.uniform(-1, 1, (max(2, cells * h // w), max(2, cells))).astype(np.float32)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    grid_w = max(8, cells * 4)
+    grid_h = max(8, grid_w * h // w)
+    white = rng.normal(0, 1, (grid_h, grid_w)).astype(np.float32)
+    small = cv2.GaussianBlur(white, (0, 0), 2.0)
+    unit = (small / max(float(small.std()), 1e-6)).astype(np.float32)
+    return cv2.resize(unit, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
 def background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
@@ -87,8 +92,9 @@ def background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
         np.float32,
     )
     grain = (
-        40 * _noise(rng, (h, w), 6)
-        + 18 * _noise(rng, (h, w), 60)
+        22 * _noise(rng, (h, w), 5)
+        + 10 * _noise(rng, (h, w), 40)
+        + 6 * _noise(rng, (h, w), 240)
         + rng.normal(0, 14, (h, w)).astype(np.float32)
     )
     rgb = np.clip(base + grain[..., None], 0, 255).astype(np.uint8)

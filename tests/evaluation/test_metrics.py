@@ -92,6 +92,14 @@ def test_a_half_blurred_face_scores_in_between(width: int) -> None:
     assert not face_unrecognisable(kept)
 
 
+def test_a_face_at_the_image_border_is_measured_like_any_other() -> None:
+    original, (x0, y0, x1, y1) = astronaut_at(30)
+    crop = np.ascontiguousarray(original[y0:y1, x0:x1])  # the face fills the whole image
+    whole = (0, 0, crop.shape[1], crop.shape[0])
+    assert detail_kept(crop, jpeg_round_trip(crop), whole) > 0.9
+    assert face_unrecognisable(detail_kept(crop, cv2.GaussianBlur(crop, (0, 0), 8), whole))
+
+
 def test_a_filled_face_scores_zero() -> None:
     original, box = astronaut_at(30)
     filled = original.copy()

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 
 from evaluation.report import REPORT_SCHEMA, build, plot, table
-from evaluation.runner import EmptyFrameScore, ModelSetRun, PersonScore
+from evaluation.runner import FrameScore, ModelSetRun, PersonScore
 
 SETTINGS = {
     "seed": 1,
@@ -53,7 +53,10 @@ def run(models: tuple[str, ...], small_hidden: bool, cpu: dict[str, float]) -> M
     return ModelSetRun(
         models=models,
         people=people,
-        empty_frames=[EmptyFrameScore("1080p-empty-000", "1080p", 0.01)],
+        frames=[
+            FrameScore("1080p-people-000", "1080p", 3, 0.05, 0.5),
+            FrameScore("1080p-empty-000", "1080p", 0, 0.0, 0.01),
+        ],
         cpu_seconds=cpu,
         idle_cpu_seconds_per_s={"transformer": 0.0, "triton": 0.1},
         wall_s=10.0,

@@ -39,10 +39,11 @@ def returned(pixels: np.ndarray) -> np.ndarray:
 
 
 def test_an_untouched_frame_leaves_every_face_recognisable(frame: Frame) -> None:
-    original = decode_rgb(frame.jpeg)
+    original = decode_rgb(frame.data)
     mask = np.zeros(original.shape[:2], bool)
-    people, empty = score_frame(frame, returned(original), mask)
-    assert empty is None and len(people) == 3
+    people, scored = score_frame(frame, returned(original), mask)
+    assert scored.people == len(people) == 3 and scored.masked_share == 0.0
+    assert 0 < scored.people_share < 0.5
     assert all(not p.face_unrecognisable for p in people)
     assert all(p.face_detail_kept is not None and p.face_detail_kept > 0.9 for p in people)
     assert all(p.body_coverage == 0.0 for p in people)
@@ -50,7 +51,7 @@ def test_an_untouched_frame_leaves_every_face_recognisable(frame: Frame) -> None
 
 
 def test_people_blurred_under_their_mask_count_as_hidden_and_covered(frame: Frame) -> None:
-    original = decode_rgb(frame.jpeg)
+    original = decode_rgb(frame.data)
     mask = np.zeros(original.shape[:2], bool)
     for person in frame.people:
         mask |= person.body_mask(mask.shape)
@@ -71,16 +72,16 @@ def test_a_frame_without_a_result_scores_as_nothing_hidden(frame: Frame) -> None
 def test_person_free_frames_report_their_masked_share() -> None:
     [empty_scene] = scenes(seed=3, frames_per_resolution=0, person_free=1, resolutions=["540p"])
     frame = encode_frame(empty_scene)
-    original = decode_rgb(frame.jpeg)
+    original = decode_rgb(frame.data)
     mask = np.zeros(original.shape[:2], bool)
     mask[:54] = True
-    people, empty = score_frame(frame, original, mask)
-    assert people == [] and empty is not None
-    assert empty.masked_share == pytest.approx(0.1)
+    people, scored = score_frame(frame, original, mask)
+    assert people == [] and scored.people == 0 and scored.people_share == 0.0
+    assert scored.masked_share == pytest.approx(0.1)
 
 
 def test_a_result_of_another_size_is_an_error(frame: Frame) -> None:
-    original = decode_rgb(frame.jpeg)
+    original = decode_rgb(frame.data)
     with pytest.raises(EvalError, match="size"):
         score_frame(frame, original[:-2], np.zeros(original.shape[:2], bool))
 
