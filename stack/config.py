@@ -30,7 +30,8 @@ class Delivery:
     retry: int = 3
     backoff_policy: BackoffPolicy = "exponential"
     backoff_delay_s: float = 0.5
-    timeout_s: float = 30.0
+    # per attempt: detectors on CPU need tens of seconds for a tiled 4K frame (a GPU needs one)
+    timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
         if self.retry < 0 or self.backoff_delay_s < 0 or self.timeout_s <= 0:

@@ -138,6 +138,8 @@ def transformer_command(config: StackConfig, triton_http: str, port: int) -> lis
         f"--models={','.join(config.models)}",
         f"--predictor_host={triton_http}",
         "--predictor_protocol=v2",
+        # CPU detectors on tiled 4K frames take tens of seconds here (a GPU takes one)
+        f"--predictor_request_timeout_seconds={config.delivery.timeout_s:g}",
         f"--http_port={port}",
         f"--workers={config.transformer_workers}",
         f"--results_bucket={config.aws.results_bucket}",

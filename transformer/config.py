@@ -40,11 +40,11 @@ class Settings:
     # from its config); empty means `model_name` alone. The detectors' tiling looks for people
     # and faces down to these heights in frame pixels.
     models: tuple[str, ...] = ()
-    min_person_px: int = 40
-    min_face_px: int = 24
+    min_person_px: int = 64
+    min_face_px: int = 8
     person_box_margin: float = 0.1
     face_box_margin: float = 0.25
-    max_detector_tiles: int = 64
+    max_detector_tiles: int = 400
 
     def __post_init__(self) -> None:
         if not self.model_name:
@@ -159,13 +159,13 @@ def transformer_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--min_person_px",
         type=int,
-        default=40,
+        default=64,
         help="the person detector's tiling finds people down to this height in frame pixels",
     )
     parser.add_argument(
         "--min_face_px",
         type=int,
-        default=24,
+        default=8,
         help="the face detector's tiling finds faces down to this height in frame pixels",
     )
     parser.add_argument("--person_box_margin", type=float, default=0.1)
@@ -173,7 +173,7 @@ def transformer_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max_detector_tiles",
         type=int,
-        default=64,
+        default=400,
         help="tiles per detector per image; a larger frame is searched from a coarser level",
     )
     return parser
