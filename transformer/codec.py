@@ -22,6 +22,8 @@ CONTENT_TYPES: dict[ImageFormat, str] = {
     "webp": "image/webp",
 }
 _EXIF_ORIENTATION = 0x0112
+MAX_ASPECT_RATIO = 50
+"""Longest side over shortest: stitched panoramas stay well under it; a 30000×20 strip does not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,10 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
         raise InvalidImage("image has no pixels")
     if width * height > max_pixels:
         raise InvalidImage(f"image is {width}×{height}, more than {max_pixels} pixels")
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise InvalidImage(
+            f"image is {width}×{height}: its aspect ratio is more than {MAX_ASPECT_RATIO}:1"
+        )
 
 
 def _decode_jpeg(data: bytes, max_pixels: int) -> np.ndarray | None:

@@ -138,3 +138,16 @@ def test_mask_png_is_bilevel_black_and_white() -> None:
     back = np.asarray(png.convert("L"))
     assert back.shape == (10, 20) and set(np.unique(back)) == {0, 255}
     assert np.array_equal(back == 255, mask)
+
+
+@pytest.mark.parametrize("size", [(30000, 20), (20, 30000), (5100, 100)])
+def test_absurd_aspect_ratios_are_refused_with_the_reason(size: tuple[int, int]) -> None:
+    """Issue 14 §1: a 15.6 KB 30000×20 JPEG; refused from its header, before any pixel work."""
+    blob = encode_with_pillow(np.zeros((size[1], size[0], 3), np.uint8), "JPEG")
+    with pytest.raises(InvalidImage, match=r"aspect ratio is more than 50:1"):
+        decode(blob, max_pixels=BIG)
+
+
+def test_long_panoramas_are_accepted() -> None:
+    blob = encode_with_pillow(np.zeros((100, 4000, 3), np.uint8), "PNG")
+    assert decode(blob, max_pixels=BIG).rgb.shape == (100, 4000, 3)
