@@ -75,6 +75,7 @@ class Pipeline:
 
         previous = self._previous_record(obj, keys)
         if previous is not None:
+            self._remove_stale_outputs(obj, keys, previous)  # a crash may have left them last time
             self._delete_original_if_promised(obj, previous)
             return Outcome(previous, duplicate=True)
 
@@ -146,6 +147,7 @@ class Pipeline:
         timings["total"] = (time.perf_counter() - started) * 1000
         record = record.model_copy(update={"timings_ms": _rounded(timings)})
         self._write_record(bucket, keys, record)  # last: its presence means "complete"
+        self._remove_stale_outputs(obj, keys, record)
         self._delete_original_if_promised(obj, record)
         return Outcome(record)
 
@@ -208,6 +210,7 @@ class Pipeline:
             error=Failure(type=error.kind, reason=error.reason),
         )
         self._write_record(self._results_bucket(obj), keys, record)
+        self._remove_stale_outputs(obj, keys, record)
         self._delete_original_if_promised(obj, record)
         return record
 
@@ -215,6 +218,23 @@ class Pipeline:
         self._storage.write(
             bucket, keys.record, record.model_dump_json(indent=2).encode(), "application/json"
         )
+
+    def _remove_stale_outputs(
+        self, obj: ObjectCreated, keys: ResultKeys, record: ResultRecord
+    ) -> None:
+        """Leave one consistent set: outputs of an earlier upload of this id must not outlive it.
+
+        Runs after the record is written, so no record ever points at a deleted object: an
+        earlier upload's image under another extension goes, and a `failed` record keeps no
+        image or mask at all. A crash before this step leaves only stale *anonymized* outputs
+        beside the new record, and the redelivery (a duplicate) runs it again.
+        """
+        keep = {record.outputs.anonymized, record.outputs.mask} if record.outputs else set()
+        stem = keys.anonymized.rsplit(".", 1)[0]
+        every = {f"{stem}.{ext}" for ext in codec.EXTENSIONS.values()} | {keys.mask}
+        bucket = self._results_bucket(obj)
+        for key in sorted(every - keep):
+            self._storage.delete(bucket, key)
 
     def _delete_original_if_promised(self, obj: ObjectCreated, record: ResultRecord) -> None:
         """GDPR: delete the upload once a complete record says so (idempotent on redelivery)."""
