@@ -140,6 +140,7 @@ def transformer_command(config: StackConfig, triton_http: str, port: int) -> lis
         f"--http_port={port}",
         f"--workers={config.transformer_workers}",
         f"--results_bucket={config.aws.results_bucket}",
+        f"--upload_buckets={config.aws.uploads_bucket}",
         *config.transformer_args,
     ]
 

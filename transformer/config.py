@@ -36,6 +36,7 @@ class Settings:
     max_image_pixels: int = 50_000_000
     contract_ttl_s: float = 30.0
     log_level: str = "INFO"
+    upload_buckets: tuple[str, ...] = ()  # the only buckets events may name; () = any but results
 
     def __post_init__(self) -> None:
         if not self.model_name:
@@ -50,6 +51,8 @@ class Settings:
             raise ValueError("--jpeg_quality must be in 1..100")
         if self.max_image_bytes <= 0 or self.max_image_pixels <= 0:
             raise ValueError("--max_image_bytes and --max_image_pixels must be > 0")
+        if self.results_bucket and self.results_bucket in self.upload_buckets:
+            raise ValueError("--upload_buckets must not include the --results_bucket")
         if self.shadow and self.delete_original:
             raise ValueError("a --shadow transformer never deletes originals (--delete_original)")
 
@@ -75,6 +78,13 @@ def _rgb(value: str) -> tuple[int, int, int]:
     if len(parts) != 3 or not all(0 <= p <= 255 for p in parts):
         raise argparse.ArgumentTypeError("expected R,G,B with values in 0..255")
     return (parts[0], parts[1], parts[2])
+
+
+def _buckets(value: str) -> tuple[str, ...]:
+    names = tuple(b.strip() for b in value.split(",") if b.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma list of bucket names")
+    return names
 
 
 def transformer_parser() -> argparse.ArgumentParser:
@@ -119,6 +129,13 @@ def transformer_parser() -> argparse.ArgumentParser:
         type=float,
         default=30.0,
         help="how long a model config read from Triton is reused",
+    )
+    parser.add_argument(
+        "--upload_buckets",
+        type=_buckets,
+        default=(),
+        help="comma list of the buckets uploads arrive in; events naming any other are refused "
+        "(400). Default: any bucket but the results bucket",
     )
     return parser
 

@@ -52,6 +52,8 @@ def test_our_flags() -> None:
         [*BASE, "--fill_color=300,0,0"],
         [*BASE, "--shadow", "--delete_original"],
         [*BASE, "--workers=0"],
+        [*BASE, "--upload_buckets=,"],
+        [*BASE, "--results_bucket=r", "--upload_buckets=u,r"],
     ],
 )
 def test_bad_flags_exit_with_usage(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -67,3 +69,9 @@ def test_gunicorn_options_follow_settings() -> None:
     )
     assert options["bind"] == "0.0.0.0:8080" and options["workers"] == 4
     assert options["timeout"] > 20 and options["control_socket_disable"] is True
+
+
+def test_upload_buckets_are_a_comma_list() -> None:
+    s = parse_settings([*BASE, "--upload_buckets=a, b"])
+    assert s.upload_buckets == ("a", "b")
+    assert parse_settings(BASE).upload_buckets == ()
