@@ -8,9 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pydantic import ValidationError
-
-from transformer import __version__, codec
+from transformer import __version__, codec, outputs
 from transformer.anonymize import anonymize
 from transformer.config import Settings
 from transformer.errors import InvalidImage, ObjectNotFound
@@ -36,8 +34,6 @@ from transformer.results import (
     SourceObject,
 )
 from transformer.storage import Storage
-
-_RECORD_MAX_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,19 +166,7 @@ class Pipeline:
 
     def _previous_record(self, obj: ObjectCreated, keys: ResultKeys) -> ResultRecord | None:
         """The record of an earlier delivery of this same upload (same etag), if complete."""
-        raw = self._storage.read_if_exists(
-            self._results_bucket(obj), keys.record, max_bytes=_RECORD_MAX_BYTES
-        )
-        if raw is None:
-            return None
-        try:
-            record = ResultRecord.model_validate_json(raw)
-        except ValidationError:
-            return None  # unreadable: process again and overwrite it
-        same_upload = record.source.key == obj.key and (
-            obj.etag is None or record.source.etag in (None, obj.etag)
-        )
-        return record if same_upload else None
+        return outputs.previous_record(self._storage, self._results_bucket(obj), keys, obj)
 
     def _write_failure(
         self,
@@ -215,26 +199,12 @@ class Pipeline:
         return record
 
     def _write_record(self, bucket: str, keys: ResultKeys, record: ResultRecord) -> None:
-        self._storage.write(
-            bucket, keys.record, record.model_dump_json(indent=2).encode(), "application/json"
-        )
+        outputs.write_record(self._storage, bucket, keys, record)
 
     def _remove_stale_outputs(
         self, obj: ObjectCreated, keys: ResultKeys, record: ResultRecord
     ) -> None:
-        """Leave one consistent set: outputs of an earlier upload of this id must not outlive it.
-
-        Runs after the record is written, so no record ever points at a deleted object: an
-        earlier upload's image under another extension goes, and a `failed` record keeps no
-        image or mask at all. A crash before this step leaves only stale *anonymized* outputs
-        beside the new record, and the redelivery (a duplicate) runs it again.
-        """
-        keep = {record.outputs.anonymized, record.outputs.mask} if record.outputs else set()
-        stem = keys.anonymized.rsplit(".", 1)[0]
-        every = {f"{stem}.{ext}" for ext in codec.EXTENSIONS.values()} | {keys.mask}
-        bucket = self._results_bucket(obj)
-        for key in sorted(every - keep):
-            self._storage.delete(bucket, key)
+        outputs.remove_stale_outputs(self._storage, self._results_bucket(obj), keys, record)
 
     def _delete_original_if_promised(self, obj: ObjectCreated, record: ResultRecord) -> None:
         """GDPR: delete the upload once a complete record says so (idempotent on redelivery)."""
