@@ -164,6 +164,10 @@ def _decode_with_pillow(data: bytes, max_pixels: int) -> np.ndarray:
         raise
     except UnidentifiedImageError as exc:
         raise InvalidImage("corrupt image: its header cannot be read") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidImage(
+            f"image is larger than {max_pixels} pixels (refused as a decompression bomb)"
+        ) from exc
     except (
         OSError,
         ValueError,
