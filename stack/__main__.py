@@ -1,4 +1,4 @@
-"""`python -m stack up|down|logs|status`: the single-machine stack in the background."""
+"""`python -m stack up|down|status|logs|restart|redrive`: the single-machine stack in the background."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from stack.config import StackConfig, model_list
 from stack.errors import AlreadyRunning, StackError
 from stack.lifecycle import (
     COMPONENTS,
+    RESTARTABLE,
+    restart_component,
     describe,
     down,
     log_path,
@@ -47,7 +49,42 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("component", nargs="?", choices=COMPONENTS, help="default: all")
     logs.add_argument("-n", "--lines", type=int, default=40)
     logs.add_argument("-f", "--follow", action="store_true")
+    restart = commands.add_parser(
+        "restart", help="stop one component (SIGTERM; --kill: SIGKILL) and start it again"
+    )
+    restart.add_argument("component", choices=RESTARTABLE)
+    restart.add_argument("--kill", action="store_true", help="kill -9 its process group")
+    redrive = commands.add_parser(
+        "redrive", help="send dead letters back to the event queue once their cause is fixed"
+    )
+    redrive.add_argument("image_ids", nargs="*", help="the uploads to redrive (default: --all)")
+    redrive.add_argument("--tenant", help="only letters of this tenant")
+    redrive.add_argument("--all", action="store_true", help="every dead letter (of --tenant)")
+    redrive.add_argument("--list", action="store_true", help="list the dead letters, move none")
     return parser
+
+
+def _redrive(
+    config: StackConfig, image_ids: list[str], tenant: str | None, every: bool, only_list: bool
+) -> int:
+    from stack.aws import client
+    from stack.deadletters import choose, describe_letter, peek, redrive
+
+    state = read_state(config)
+    if state is None:
+        print(f"no running stack in {config.state_dir} (run `make up`)", file=sys.stderr)
+        return 1
+    sqs = client("sqs", state.aws_endpoint, config.aws)
+    if only_list:
+        for message in peek(sqs, state.dead_letter_queue_url, rounds=50):
+            print(describe_letter(message))
+        return 0
+    if not image_ids and not every:
+        print("name the image ids to redrive, or --all", file=sys.stderr)
+        return 2
+    moved = redrive(sqs, state.dead_letter_queue_url, state.queue_url, choose(image_ids, tenant))
+    print(f"redriven: {len(moved)} dead letter(s)")
+    return 0
 
 
 def _logs(config: StackConfig, component: str | None, lines: int, follow: bool) -> int:
@@ -105,6 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print()
                 print(describe(recorded))
             return 0 if alive.keys() == set(COMPONENTS) else 3
+        elif args.command == "restart":
+            pid = restart_component(config, args.component, kill=args.kill)
+            print(f"{args.component} restarted, pid {pid}")
+        elif args.command == "redrive":
+            return _redrive(config, args.image_ids, args.tenant, args.all, args.list)
         elif args.command == "logs":
             return _logs(config, args.component, args.lines, args.follow)
     except AlreadyRunning as exc:

@@ -25,6 +25,7 @@ from stack.errors import AlreadyRunning, StackError
 from stack.processes import (
     free_port,
     is_alive,
+    kill_group,
     kill_orphaned_group,
     log_tail,
     read_pid_file,
@@ -46,7 +47,8 @@ from stack.upload_api import (
 # `down` stops in reverse: the API first (no new upload slots), then the relay (so no event is
 # sent to a dying server). The API only needs moto: it starts while Triton loads, and `up`
 # waits for it last.
-COMPONENTS = ("moto", "triton", "transformer", "relay", "api")
+COMPONENTS = ("moto", "triton", "transformer", "relay", "deadletters", "api")
+RESTARTABLE = ("triton", "transformer", "relay", "deadletters")
 
 
 class StackState(BaseModel):
@@ -73,6 +75,7 @@ class StackState(BaseModel):
     replies_path: str
     logs_dir: str
     pids: dict[str, int]
+    transformer_aws_endpoint: str | None = None  # a fault-injecting S3 proxy (the soak)
 
     def env(self) -> dict[str, str]:
         """The AWS environment that points an SDK at this stack's emulator."""
@@ -143,6 +146,7 @@ def transformer_command(config: StackConfig, triton_http: str, port: int) -> lis
         f"--http_port={port}",
         f"--workers={config.transformer_workers}",
         f"--results_bucket={config.aws.results_bucket}",
+        f"--upload_buckets={config.aws.uploads_bucket}",
         *config.transformer_args,
     ]
 
@@ -178,15 +182,84 @@ def relay_command(config: StackConfig, queues: Queues, sink: str) -> list[str]:
     ]
 
 
-def _wait_for_log_line(path: Path, text: str, pid: int, name: str, timeout_s: float) -> None:
+def deadletters_command(config: StackConfig, dead_letter_queue_url: str) -> list[str]:
+    return [
+        str(config.python),
+        "-m",
+        "stack.deadletters",
+        "--dead-letter-queue-url",
+        dead_letter_queue_url,
+        "--results-bucket",
+        config.aws.results_bucket,
+        "--upload-bucket",
+        config.aws.uploads_bucket,
+        "--model-name",
+        config.model_name,
+    ]
+
+
+def _wait_for_log_line(
+    path: Path, text: str, pid: int, name: str, timeout_s: float, *, offset: int = 0
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if text in log_tail(path, 200):
+        if text in _read_from(path, offset):
             return
         if not is_alive(pid):
             raise StackError(f"{name} exited during start-up; last log lines:\n{log_tail(path)}")
         time.sleep(0.1)
     raise StackError(f"{name} did not start within {timeout_s:.0f} s; log:\n{log_tail(path)}")
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with open(path, "rb") as log:
+            log.seek(offset)
+            return log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _start_transformer(
+    config: StackConfig, triton_http: str, port: int, env: dict[str, str]
+) -> int:
+    proc = spawn(
+        transformer_command(config, triton_http, port),
+        log_path=log_path(config, "transformer"),
+        env=env,
+        cwd=REPO_ROOT,
+    )
+    write_pid_file(_pid_path(config, "transformer"), "transformer", proc.pid)
+    wait_http_ok(
+        f"http://127.0.0.1:{port}/v2/health/ready",
+        name="transformer",
+        timeout_s=config.startup_timeout_s,
+        pid=proc.pid,
+        log_path=log_path(config, "transformer"),
+    )
+    return proc.pid
+
+
+def _start_relay(config: StackConfig, queues: Queues, sink: str, env: dict[str, str]) -> int:
+    path = log_path(config, "relay")
+    offset = path.stat().st_size if path.exists() else 0
+    proc = spawn(relay_command(config, queues, sink), log_path=path, env=env, cwd=REPO_ROOT)
+    write_pid_file(_pid_path(config, "relay"), "relay", proc.pid)
+    _wait_for_log_line(path, '"relay started"', proc.pid, "relay", 60, offset=offset)
+    return proc.pid
+
+
+def _start_deadletters(config: StackConfig, dead_letter_queue_url: str, env: dict[str, str]) -> int:
+    path = log_path(config, "deadletters")
+    offset = path.stat().st_size if path.exists() else 0
+    proc = spawn(
+        deadletters_command(config, dead_letter_queue_url), log_path=path, env=env, cwd=REPO_ROOT
+    )
+    write_pid_file(_pid_path(config, "deadletters"), "deadletters", proc.pid)
+    _wait_for_log_line(
+        path, '"dead-letter consumer started"', proc.pid, "deadletters", 60, offset=offset
+    )
+    return proc.pid
 
 
 def _start_all(config: StackConfig, started: dict[str, int]) -> StackState:
@@ -224,31 +297,10 @@ def _start_all(config: StackConfig, started: dict[str, int]) -> StackState:
 
     port = config.transformer_port or free_port()
     transformer_url = f"http://127.0.0.1:{port}"
-    proc = spawn(
-        transformer_command(config, triton.endpoints.http, port),
-        log_path=log_path(config, "transformer"),
-        env=env,
-        cwd=REPO_ROOT,
-    )
-    started["transformer"] = proc.pid
-    write_pid_file(_pid_path(config, "transformer"), "transformer", proc.pid)
-    wait_http_ok(
-        f"{transformer_url}/v2/health/ready",
-        name="transformer",
-        timeout_s=config.startup_timeout_s,
-        pid=proc.pid,
-        log_path=log_path(config, "transformer"),
-    )
+    started["transformer"] = _start_transformer(config, triton.endpoints.http, port, env)
 
-    proc = spawn(
-        relay_command(config, queues, transformer_url + "/"),
-        log_path=log_path(config, "relay"),
-        env=env,
-        cwd=REPO_ROOT,
-    )
-    started["relay"] = proc.pid
-    write_pid_file(_pid_path(config, "relay"), "relay", proc.pid)
-    _wait_for_log_line(log_path(config, "relay"), '"relay started"', proc.pid, "relay", 60)
+    started["relay"] = _start_relay(config, queues, transformer_url + "/", env)
+    started["deadletters"] = _start_deadletters(config, queues.dead_letter_url, env)
 
     wait_http_ok(
         f"{api_url}/readyz",
@@ -303,9 +355,7 @@ def up(config: StackConfig) -> StackState:
         except BaseException:
             _stop_recorded(config)
             raise
-        tmp = config.state_file.with_suffix(".tmp")
-        tmp.write_text(state.model_dump_json(indent=2))
-        tmp.replace(config.state_file)
+        _write_state(config, state)
         return state
 
 
@@ -330,6 +380,64 @@ def down(config: StackConfig) -> list[str]:
         stopped = _stop_recorded(config)
         config.state_file.unlink(missing_ok=True)
         return stopped
+
+
+def restart_component(
+    config: StackConfig, name: str, *, kill: bool = False, aws_endpoint: str | None = None
+) -> int:
+    """Stop one part of the running stack (SIGTERM, or SIGKILL with `kill`) and start it again
+    on the same endpoints; its new pid. `aws_endpoint` points the transformer's S3 elsewhere
+    (the soak's fault-injecting proxy); None keeps what it had."""
+    if name not in RESTARTABLE:
+        raise ValueError(f"cannot restart {name!r}; one of {', '.join(RESTARTABLE)}")
+    with _locked(config):
+        state = read_state(config)
+        if state is None:
+            raise StackError(f"no running stack in {config.state_dir} (run `make up`)")
+        record = read_pid_file(_pid_path(config, name))
+        if record is not None and record.matches_running_process():
+            if kill:
+                kill_group(record.pid)
+            else:
+                stop(record.pid, timeout_s=60.0)
+        env = _child_env(config, state.aws_endpoint)
+        if name == "triton":
+            triton = start_triton(
+                config.model_repository,
+                config_name=config.triton_config_name,
+                log_path=log_path(config, "triton"),
+                venv=config.triton_venv,
+                http_port=_port(state.triton_http),
+                grpc_port=_port(state.triton_grpc),
+                metrics_port=_port(state.triton_metrics),
+                startup_timeout_s=config.startup_timeout_s,
+            )
+            write_pid_file(_pid_path(config, "triton"), "triton", triton.pid)
+            pid = triton.pid
+        elif name == "transformer":
+            endpoint = aws_endpoint or state.transformer_aws_endpoint
+            if endpoint:
+                env.update(aws_env(endpoint, config.aws))
+            state = state.model_copy(update={"transformer_aws_endpoint": endpoint})
+            pid = _start_transformer(config, state.triton_http, _port(state.transformer_url), env)
+        elif name == "relay":
+            queues = Queues(state.queue_url, state.queue_arn, state.dead_letter_queue_url, "")
+            pid = _start_relay(config, queues, state.transformer_url + "/", env)
+        else:
+            pid = _start_deadletters(config, state.dead_letter_queue_url, env)
+        state = state.model_copy(update={"pids": {**state.pids, name: pid}})
+        _write_state(config, state)
+        return pid
+
+
+def _port(endpoint: str) -> int:
+    return int(endpoint.rsplit(":", 1)[1].rstrip("/"))
+
+
+def _write_state(config: StackConfig, state: StackState) -> None:
+    tmp = config.state_file.with_suffix(".tmp")
+    tmp.write_text(state.model_dump_json(indent=2))
+    tmp.replace(config.state_file)
 
 
 def stop_component(config: StackConfig, name: str) -> bool:
@@ -375,6 +483,7 @@ def describe(state: StackState, *, python: Path | None = None, tenant: str = "ac
         f"upload API (/openapi.json)        {state.api_url}",
         f"  dev JWT signing key + JWKS      {state.api_keys_dir}/",
         f"relay replies (JSONL)             {state.replies_path}",
+        "dead letters → failed records      `python -m stack redrive --list` to see them",
         f"logs                              {state.logs_dir}/",
         "",
         "Point an AWS SDK / CLI at it:",

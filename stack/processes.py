@@ -156,6 +156,17 @@ def stop(pid: int, *, timeout_s: float = 15.0) -> None:
         time.sleep(0.05)
 
 
+def kill_group(pid: int) -> None:
+    """SIGKILL a process and everything in its group at once (a crash, not a shutdown)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 5.0
+    while is_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def kill_orphaned_group(pgid: int) -> bool:
     """SIGKILL what is left of a group whose leader died (e.g. Gunicorn workers after a crash).
 

@@ -11,7 +11,12 @@ from flask import Flask, Response, jsonify, request
 from transformer import metrics
 from transformer.config import Settings
 from transformer.errors import TransformerError
-from transformer.events import objects_created, parse_cloudevent, reply_event
+from transformer.events import (
+    objects_created,
+    parse_cloudevent,
+    reply_event,
+    require_source_bucket,
+)
 from transformer.pipeline import Outcome, Pipeline
 from transformer.predictor import Predictor, TritonPredictor
 from transformer.storage import Storage
@@ -63,6 +68,8 @@ def create_app(
         try:
             event = parse_cloudevent(dict(request.headers), request.get_data(cache=False))
             objects = objects_created(event)
+            for obj in objects:
+                require_source_bucket(obj, settings.upload_buckets, settings.results_bucket)
             outcomes = [_process(pipeline, obj) for obj in objects]
         except TransformerError as exc:
             outcome = "rejected" if not exc.retryable else "error"

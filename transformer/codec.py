@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -22,6 +23,13 @@ CONTENT_TYPES: dict[ImageFormat, str] = {
     "webp": "image/webp",
 }
 _EXIF_ORIENTATION = 0x0112
+# The only libjpeg warning we accept: it skips bytes between segments and loses no pixel.
+_BENIGN_JPEG_WARNING = re.compile(
+    r"^Corrupt JPEG data: \d+ extraneous bytes before marker 0x[0-9a-f]{2}$"
+)
+_OBJECT_REPR = re.compile(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>")
+MAX_ASPECT_RATIO = 50
+"""Longest side over shortest: stitched panoramas stay well under it; a 30000×20 strip does not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,21 +92,32 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
         raise InvalidImage("image has no pixels")
     if width * height > max_pixels:
         raise InvalidImage(f"image is {width}×{height}, more than {max_pixels} pixels")
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise InvalidImage(
+            f"image is {width}×{height}: its aspect ratio is more than {MAX_ASPECT_RATIO}:1"
+        )
 
 
 def _decode_jpeg(data: bytes, max_pixels: int) -> np.ndarray | None:
-    """The fast path; None where Pillow must take over (CMYK/YCCK JPEGs)."""
+    """The fast path; None where Pillow must take over (CMYK/YCCK JPEGs, stray bytes)."""
     try:
         height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
     except ValueError as exc:
-        raise InvalidImage(f"corrupt JPEG: {exc}") from exc
+        if not _BENIGN_JPEG_WARNING.search(str(exc)):
+            raise InvalidImage(f"corrupt JPEG: {exc}") from exc
+        return None  # Pillow decodes it (see below)
     _check_size(width, height, max_pixels)
     if colorspace in ("CMYK", "YCCK"):
         return None
     try:
         rgb = simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
     except ValueError as exc:
-        raise InvalidImage(f"corrupt JPEG: {exc}") from exc
+        if not _BENIGN_JPEG_WARNING.search(str(exc)):
+            raise InvalidImage(f"corrupt JPEG: {exc}") from exc
+        # Complete data with stray bytes between segments (common from real cameras): libjpeg
+        # skips them and decodes every pixel. simplejpeg raises even when not strict, so
+        # Pillow decodes it; Pillow still refuses truncated data ("image file is truncated").
+        return None
     return _apply_orientation(rgb, _jpeg_orientation(data))
 
 
@@ -133,11 +152,22 @@ def _decode_with_pillow(data: bytes, max_pixels: int) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 _check_size(image.width, image.height, max_pixels)
+                frames = getattr(image, "n_frames", 1)
+                if frames > 1:  # only the first would be anonymized: refuse, say why
+                    raise InvalidImage(
+                        f"animated image ({frames} frames): only still images are anonymized"
+                    )
                 image.load()
                 upright = ImageOps.exif_transpose(image)
                 return _to_rgb8(upright)
     except InvalidImage:
         raise
+    except UnidentifiedImageError as exc:
+        raise InvalidImage("corrupt image: its header cannot be read") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidImage(
+            f"image is larger than {max_pixels} pixels (refused as a decompression bomb)"
+        ) from exc
     except (
         OSError,
         ValueError,
@@ -146,7 +176,7 @@ def _decode_with_pillow(data: bytes, max_pixels: int) -> np.ndarray:
         Image.DecompressionBombError,
         Image.DecompressionBombWarning,
     ) as exc:
-        raise InvalidImage(f"corrupt image: {exc}") from exc
+        raise InvalidImage(f"corrupt image: {_OBJECT_REPR.sub('', str(exc))}") from exc
 
 
 def _to_rgb8(image: Image.Image) -> np.ndarray:

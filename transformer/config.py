@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,6 +45,7 @@ class Settings:
     person_box_margin: float = 0.1
     face_box_margin: float = 0.25
     max_detector_tiles: int = 400
+    upload_buckets: tuple[str, ...] = ()  # the only buckets events may name; () = any but results
 
     def __post_init__(self) -> None:
         if not self.model_name:
@@ -67,6 +68,8 @@ class Settings:
             raise ValueError("--min_person_px, --min_face_px and --max_detector_tiles must be >= 1")
         if not (0 <= self.person_box_margin <= 1 and 0 <= self.face_box_margin <= 1):
             raise ValueError("--person_box_margin and --face_box_margin must be in [0, 1]")
+        if self.results_bucket and self.results_bucket in self.upload_buckets:
+            raise ValueError("--upload_buckets must not include the --results_bucket")
         if self.shadow and self.delete_original:
             raise ValueError("a --shadow transformer never deletes originals (--delete_original)")
 
@@ -99,11 +102,14 @@ def _rgb(value: str) -> tuple[int, int, int]:
     return (parts[0], parts[1], parts[2])
 
 
-def _names(value: str) -> tuple[str, ...]:
-    names = tuple(part.strip() for part in value.split(",") if part.strip())
-    if not names:
-        raise argparse.ArgumentTypeError("expected model names separated by commas")
-    return names
+def _comma_list(what: str) -> Callable[[str], tuple[str, ...]]:
+    def parse(value: str) -> tuple[str, ...]:
+        names = tuple(part.strip() for part in value.split(",") if part.strip())
+        if not names:
+            raise argparse.ArgumentTypeError(f"expected a comma list of {what}")
+        return names
+
+    return parse
 
 
 def transformer_parser() -> argparse.ArgumentParser:
@@ -151,7 +157,7 @@ def transformer_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--models",
-        type=_names,
+        type=_comma_list("model names"),
         default=None,
         help="Triton models run on every image, comma-separated; each one's role (segmenter, "
         "person_detector, face_detector) comes from its config (default: --model_name alone)",
@@ -175,6 +181,11 @@ def transformer_parser() -> argparse.ArgumentParser:
         type=int,
         default=400,
         help="tiles per detector per image; a larger frame is searched from a coarser level",
+        "--upload_buckets",
+        type=_comma_list("bucket names"),
+        default=(),
+        help="comma list of the buckets uploads arrive in; events naming any other are refused "
+        "(400). Default: any bucket but the results bucket",
     )
     return parser
 

@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
+
+MAX_REASON_CHARS = 300
+"""Reasons go into HTTP answers, logs, result records and dead letters: short and one line."""
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def bounded(text: str, limit: int = MAX_REASON_CHARS) -> str:
+    """One printable line of at most `limit` characters: control characters become `?` and a
+    long text is cut, saying by how much (a 900 KiB body once came back as a 900 KiB reason)."""
+    flat = _UNPRINTABLE.sub("?", text)
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: max(0, limit - 24)]
+    return f"{cut}… ({len(flat) - len(cut)} more chars)"
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """A value from the outside world quoted for a reason, bounded (never the whole thing)."""
+    return repr(bounded(value if isinstance(value, str) else repr(value), limit))
 
 
 class TransformerError(Exception):
@@ -17,7 +37,7 @@ class TransformerError(Exception):
 
     @property
     def reason(self) -> str:
-        return str(self) or self.kind
+        return bounded(str(self) or self.kind)
 
 
 class InvalidEvent(TransformerError):

@@ -12,7 +12,7 @@ from cloudevents.v1.conversion import to_binary
 from cloudevents.v1.exceptions import GenericException as CloudEventError
 from cloudevents.v1.http import CloudEvent, from_http
 
-from transformer.errors import InvalidEvent
+from transformer.errors import InvalidEvent, shown
 from transformer.keys import IncomingKey, InvalidKey, parse_incoming_key
 
 ANONYMIZED_TYPE = "siteveil.image.anonymized"
@@ -21,6 +21,7 @@ SHADOW_ANONYMIZED_TYPE = "siteveil.shadow.anonymized"
 SHADOW_FAILED_TYPE = "siteveil.shadow.failed"
 REPLY_TYPES = frozenset({ANONYMIZED_TYPE, FAILED_TYPE, SHADOW_ANONYMIZED_TYPE, SHADOW_FAILED_TYPE})
 
+_BINARY_REQUIRED = ("ce-specversion", "ce-id", "ce-source", "ce-type")
 _MAX_NESTING = 3  # CloudEvent data → SQS message → SNS/EventBridge envelope
 
 
@@ -38,13 +39,26 @@ class ObjectCreated:
 
 def parse_cloudevent(headers: Mapping[str, str], body: bytes) -> CloudEvent:
     """Read a CloudEvent in binary or structured HTTP mode; anything else is an InvalidEvent."""
+    _require_binary_attributes(headers)
     try:
         event = from_http(dict(headers), body)
     except CloudEventError as exc:
-        raise InvalidEvent(f"not a CloudEvent: {exc}") from exc
+        # The SDK's message may quote the whole body ("can not be parsed as json: b'…'").
+        message = str(exc).split(" The following can not be parsed", 1)[0]
+        raise InvalidEvent(f"not a CloudEvent: {message}") from exc
     if event["type"] in REPLY_TYPES:
-        raise InvalidEvent(f"refusing our own reply type {event['type']!r} (reply loop)")
+        raise InvalidEvent(f"refusing our own reply type {shown(event['type'])} (reply loop)")
     return event
+
+
+def _require_binary_attributes(headers: Mapping[str, str]) -> None:
+    """Name what a binary-mode event lacks; the SDK answers "Failed to find specversion" for all."""
+    present = {name.lower() for name in headers}
+    if not any(name.startswith("ce-") for name in present):
+        return  # structured mode (or not a CloudEvent at all): the SDK says which
+    missing = [a for a in _BINARY_REQUIRED if a not in present]
+    if missing:
+        raise InvalidEvent(f"binary-mode CloudEvent lacks the header(s) {', '.join(missing)}")
 
 
 def objects_created(event: CloudEvent) -> list[ObjectCreated]:
@@ -57,6 +71,15 @@ def objects_created(event: CloudEvent) -> list[ObjectCreated]:
     if not refs:
         raise InvalidEvent("the event names no created object")
     return refs
+
+
+def require_source_bucket(
+    obj: ObjectCreated, upload_buckets: tuple[str, ...], results_bucket: str | None
+) -> None:
+    """Only the configured upload bucket(s) are sources: never the results bucket or a stranger's."""
+    allowed = obj.bucket in upload_buckets if upload_buckets else obj.bucket != results_bucket
+    if not allowed:
+        raise InvalidEvent(f"bucket {shown(obj.bucket)} is not an upload bucket of this service")
 
 
 def reply_event(
@@ -112,7 +135,7 @@ def _s3_objects(data: object, depth: int) -> list[tuple[str, str, str | None, in
 def _from_eventbridge(data: dict[str, Any]) -> tuple[str, str, str | None, int | None]:
     if data.get("source") != "aws.s3" or data.get("detail-type") != "Object Created":
         raise InvalidEvent(
-            f"EventBridge event {data.get('source')!r}/{data.get('detail-type')!r} "
+            f"EventBridge event {shown(data.get('source'))}/{shown(data.get('detail-type'))} "
             "is not an S3 Object Created event"
         )
     detail = _dict(data.get("detail"), "detail")
@@ -136,7 +159,9 @@ def _records(records: object) -> list[dict[str, Any]]:
 def _from_s3_record(record: dict[str, Any]) -> tuple[str, str, str | None, int | None]:
     name = str(record.get("eventName", ""))
     if record.get("eventSource") not in ("aws:s3", "minio:s3") or "ObjectCreated" not in name:
-        raise InvalidEvent(f"S3 record {record.get('eventSource')!r}/{name!r} is not ObjectCreated")
+        raise InvalidEvent(
+            f"S3 record {shown(record.get('eventSource'))}/{shown(name)} is not ObjectCreated"
+        )
     s3 = _dict(record.get("s3"), "Records[].s3")
     obj = _dict(s3.get("object"), "Records[].s3.object")
     bucket = _dict(s3.get("bucket"), "Records[].s3.bucket").get("name")

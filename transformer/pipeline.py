@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from pydantic import ValidationError
 
-from transformer import __version__, codec
+from transformer import __version__, codec, outputs
 from transformer.anonymize import anonymize
 from transformer.compose import CompositionOptions, ModelInput, compose, model_input
 from transformer.config import Settings
@@ -34,8 +33,6 @@ from transformer.results import (
     SourceObject,
 )
 from transformer.storage import Storage
-
-_RECORD_MAX_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +70,7 @@ class Pipeline:
 
         previous = self._previous_record(obj, keys)
         if previous is not None:
+            self._remove_stale_outputs(obj, keys, previous)  # a crash may have left them last time
             self._delete_original_if_promised(obj, previous)
             return Outcome(previous, duplicate=True)
 
@@ -150,6 +148,7 @@ class Pipeline:
         timings["total"] = (time.perf_counter() - started) * 1000
         record = record.model_copy(update={"timings_ms": _rounded(timings)})
         self._write_record(bucket, keys, record)  # last: its presence means "complete"
+        self._remove_stale_outputs(obj, keys, record)
         self._delete_original_if_promised(obj, record)
         return Outcome(record)
 
@@ -186,19 +185,7 @@ class Pipeline:
 
     def _previous_record(self, obj: ObjectCreated, keys: ResultKeys) -> ResultRecord | None:
         """The record of an earlier delivery of this same upload (same etag), if complete."""
-        raw = self._storage.read_if_exists(
-            self._results_bucket(obj), keys.record, max_bytes=_RECORD_MAX_BYTES
-        )
-        if raw is None:
-            return None
-        try:
-            record = ResultRecord.model_validate_json(raw)
-        except ValidationError:
-            return None  # unreadable: process again and overwrite it
-        same_upload = record.source.key == obj.key and (
-            obj.etag is None or record.source.etag in (None, obj.etag)
-        )
-        return record if same_upload else None
+        return outputs.previous_record(self._storage, self._results_bucket(obj), keys, obj)
 
     def _write_failure(
         self,
@@ -226,13 +213,17 @@ class Pipeline:
             error=Failure(type=error.kind, reason=error.reason),
         )
         self._write_record(self._results_bucket(obj), keys, record)
+        self._remove_stale_outputs(obj, keys, record)
         self._delete_original_if_promised(obj, record)
         return record
 
     def _write_record(self, bucket: str, keys: ResultKeys, record: ResultRecord) -> None:
-        self._storage.write(
-            bucket, keys.record, record.model_dump_json(indent=2).encode(), "application/json"
-        )
+        outputs.write_record(self._storage, bucket, keys, record)
+
+    def _remove_stale_outputs(
+        self, obj: ObjectCreated, keys: ResultKeys, record: ResultRecord
+    ) -> None:
+        outputs.remove_stale_outputs(self._storage, self._results_bucket(obj), keys, record)
 
     def _delete_original_if_promised(self, obj: ObjectCreated, record: ResultRecord) -> None:
         """GDPR: delete the upload once a complete record says so (idempotent on redelivery)."""

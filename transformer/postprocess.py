@@ -118,11 +118,23 @@ def person_regions(mask: np.ndarray) -> list[Box]:
 
 
 def _grow(margin: np.ndarray, height: int, width: int, dilation_px: int) -> np.ndarray:
+    """Grey-dilate the low-resolution margin by at least `dilation_px` image pixels on each axis.
+
+    Each axis gets its own radius in model pixels (an elliptical kernel), so a long thin image
+    does not blow the kernel up by its aspect ratio. A radius wider than the map is clamped to
+    the map, with a rectangular kernel that covers everything the ellipse would reach inside
+    it: the cost is bounded by the model's output size, never by the image's shape.
+    """
     if dilation_px <= 0:
         return margin
-    scale = min(height / margin.shape[0], width / margin.shape[1])
-    radius = int(np.ceil(dilation_px / scale))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    rows, cols = margin.shape[:2]
+    ry = int(np.ceil(dilation_px * rows / height))
+    rx = int(np.ceil(dilation_px * cols / width))
+    if ry >= rows or rx >= cols:
+        ry, rx = min(ry, rows - 1), min(rx, cols - 1)
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * rx + 1, 2 * ry + 1))
+    else:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rx + 1, 2 * ry + 1))
     return cv2.dilate(margin, kernel, borderType=cv2.BORDER_REPLICATE)
 
 

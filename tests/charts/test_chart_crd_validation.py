@@ -50,6 +50,7 @@ def test_every_custom_kind_of_the_chart_is_covered(
         ("eventing.knative.dev/v1", "Broker"),
         ("eventing.knative.dev/v1", "Trigger"),
         ("eventing.knative.dev/v1alpha1", "KafkaSink"),
+        ("sources.knative.dev/v1beta1", "KafkaSource"),  # the dead-letter recorder's feed
         ("sources.knative.dev/v1alpha1", "IntegrationSource"),
         ("sources.triggermesh.io/v1alpha1", "AWSEventBridgeSource"),
         ("karpenter.sh/v1", "NodePool"),

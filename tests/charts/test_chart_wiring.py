@@ -111,6 +111,8 @@ def test_the_transformer_accepts_the_chart_flags(profile: str, rendered: Rendere
         settings = parse_settings(container(isvc, "transformer-container")["args"])
         assert settings.http_host == "0.0.0.0" and settings.http_port == 8080
         assert settings.predictor_host == "localhost:8085"
+        # issue 14 §3: only the uploads bucket is a source of events
+        assert settings.upload_buckets == (AWS["uploadsBucket"],)
         shadow = isvc["metadata"]["labels"]["app.kubernetes.io/component"] == "shadow"
         assert settings.shadow is shadow
         if shadow:

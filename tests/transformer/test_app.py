@@ -203,3 +203,103 @@ def test_logs_carry_ids_but_never_pixels_or_secrets(
     text = json.dumps(lines)
     for secret in ("testing", "X-Amz-Signature", "Authorization", "\\xff\\xd8", "ReceiptHandle"):
         assert secret not in text, secret
+
+
+def eventbridge_in(bucket: str, key: str = KEY) -> dict[str, Any]:
+    event = eventbridge(key)
+    event["detail"]["bucket"]["name"] = bucket
+    return event
+
+
+@pytest.mark.parametrize("bucket", ["results", "someone-elses-bucket"])
+def test_events_naming_another_bucket_are_400(
+    client_for: Any,
+    put_upload: Any,
+    astronaut: np.ndarray,
+    s3: Any,
+    bucket: str,
+    square_predictor: SquarePredictor,
+) -> None:
+    """Issue 14 §3: an event naming the results bucket was read and "anonymized"; one naming a
+    nonexistent bucket wrote a `failed` record under that tenant."""
+    s3.put_object(Bucket="results", Key=KEY, Body=simplejpeg.encode_jpeg(astronaut))
+    client = client_for(square_predictor, upload_buckets=("uploads",))
+    response = post(client, eventbridge_in(bucket))
+    assert response.status_code == 400
+    assert "is not an upload bucket" in response.json["reason"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="results")["Contents"]] == [KEY]
+    assert square_predictor.calls == 0
+
+
+def test_without_configured_upload_buckets_the_results_bucket_is_still_refused(
+    client_for: Any, square_predictor: SquarePredictor
+) -> None:
+    response = post(client_for(square_predictor), eventbridge_in("results"))
+    assert response.status_code == 400 and "'results'" in response.json["reason"]
+
+
+def test_the_configured_upload_bucket_is_accepted(
+    client_for: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
+    put_upload(simplejpeg.encode_jpeg(astronaut))
+    response = post(client_for(square_predictor, upload_buckets=("uploads",)), eventbridge())
+    assert response.status_code == 200
+    assert from_http(dict(response.headers), response.data)["type"] == "siteveil.image.anonymized"
+
+
+@pytest.mark.parametrize(
+    "body, headers",
+    [
+        (b"\x00not json\n" * 90_000, {"content-type": "application/json"}),
+        (b"{" * 900_000, {"content-type": "application/cloudevents+json"}),
+    ],
+)
+def test_reasons_are_bounded_and_never_echo_the_body(
+    client_for: Any,
+    square_predictor: SquarePredictor,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+    headers: dict[str, str],
+) -> None:
+    """Issue 14 §4: a 900 KiB non-JSON body came back as a 921 754-byte 400 and log line."""
+    with caplog.at_level(logging.WARNING, logger="siteveil.transformer"):
+        response = client_for(square_predictor).post("/", data=body, headers=headers)
+    assert response.status_code == 400
+    assert len(response.data) < 1000
+    assert "not json" not in response.json["reason"] and "{{{{" not in response.json["reason"]
+    assert all(
+        len(r.getMessage()) + len(str(r.__dict__.get("reason"))) < 1000 for r in caplog.records
+    )
+
+
+def test_long_keys_are_cut_in_the_reason(
+    client_for: Any, square_predictor: SquarePredictor
+) -> None:
+    key = "incoming/acme/" + "x" * 200_000 + "\n.jpg"
+    response = post(client_for(square_predictor), eventbridge(key))
+    assert response.status_code == 400
+    reason = response.json["reason"]
+    assert len(reason) <= 300 and "\n" not in reason and "more chars" in reason
+
+
+@pytest.mark.parametrize("missing", ["ce-type", "ce-id", "ce-source", "ce-specversion"])
+def test_binary_event_without_a_required_attribute_names_it(
+    client_for: Any, square_predictor: SquarePredictor, missing: str
+) -> None:
+    """Issue 14 §5: a binary-mode event without ce-type or ce-id was answered "Failed to find
+    specversion"."""
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": "1",
+        "ce-source": "s",
+        "ce-type": "t",
+        "content-type": "application/json",
+    }
+    del headers[missing]
+    response = client_for(square_predictor).post(
+        "/", data=json.dumps(eventbridge()), headers=headers
+    )
+    assert response.status_code == 400
+    assert missing in response.json["reason"] and "specversion" not in response.json[
+        "reason"
+    ].replace("ce-specversion", "")

@@ -138,3 +138,52 @@ def test_mask_png_is_bilevel_black_and_white() -> None:
     back = np.asarray(png.convert("L"))
     assert back.shape == (10, 20) and set(np.unique(back)) == {0, 255}
     assert np.array_equal(back == 255, mask)
+
+
+@pytest.mark.parametrize("size", [(30000, 20), (20, 30000), (5100, 100)])
+def test_absurd_aspect_ratios_are_refused_with_the_reason(size: tuple[int, int]) -> None:
+    """Issue 14 §1: a 15.6 KB 30000×20 JPEG; refused from its header, before any pixel work."""
+    blob = encode_with_pillow(np.zeros((size[1], size[0], 3), np.uint8), "JPEG")
+    with pytest.raises(InvalidImage, match=r"aspect ratio is more than 50:1"):
+        decode(blob, max_pixels=BIG)
+
+
+def test_long_panoramas_are_accepted() -> None:
+    blob = encode_with_pillow(np.zeros((100, 4000, 3), np.uint8), "PNG")
+    assert decode(blob, max_pixels=BIG).rgb.shape == (100, 4000, 3)
+
+
+def test_jpeg_with_extraneous_bytes_before_a_marker_is_accepted(astronaut: np.ndarray) -> None:
+    """Issue 14 §9: libjpeg decodes it with only a warning (common from real cameras)."""
+    blob = simplejpeg.encode_jpeg(astronaut)
+    sos = blob.find(b"\xff\xda")
+    stray = blob[:sos] + b"\x00\x11" + blob[sos:]
+    with pytest.raises(ValueError, match="extraneous bytes before marker"):
+        simplejpeg.decode_jpeg(stray, strict=True)  # the warning is real
+    assert np.array_equal(decode(stray, max_pixels=BIG).rgb, simplejpeg.decode_jpeg(blob))
+
+
+def test_truncated_jpeg_is_still_refused_with_the_warning(astronaut: np.ndarray) -> None:
+    blob = simplejpeg.encode_jpeg(astronaut)
+    with pytest.raises(InvalidImage, match="Premature end of JPEG file"):
+        decode(blob[: len(blob) // 2], max_pixels=BIG)
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "PNG"])
+def test_animated_images_are_refused_not_anonymized_on_one_frame(fmt: str) -> None:
+    """Issue 14 §9: only the first frame was anonymized, silently."""
+    frames = [Image.fromarray(np.full((32, 32, 3), v, np.uint8)) for v in (0, 128, 255)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, fmt, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with pytest.raises(InvalidImage, match=r"animated image \(3 frames\)"):
+        decode(buffer.getvalue(), max_pixels=BIG)
+
+
+def test_a_corrupt_png_header_reason_has_no_python_repr() -> None:
+    """Issue 14 §9: the reason said 'cannot identify image file <_io.BytesIO object at 0x…>'."""
+    blob = bytearray(encode_with_pillow(np.zeros((8, 8, 3), np.uint8), "PNG"))
+    blob[blob.find(b"IHDR") + 6] ^= 0xFF  # the width's bytes: the header's CRC no longer matches
+    with pytest.raises(InvalidImage) as info:
+        decode(bytes(blob), max_pixels=BIG)
+    assert "<" not in info.value.reason and "0x" not in info.value.reason
+    assert info.value.reason.startswith("corrupt image")

@@ -52,6 +52,8 @@ def test_our_flags() -> None:
         [*BASE, "--fill_color=300,0,0"],
         [*BASE, "--shadow", "--delete_original"],
         [*BASE, "--workers=0"],
+        [*BASE, "--upload_buckets=,"],
+        [*BASE, "--results_bucket=r", "--upload_buckets=u,r"],
     ],
 )
 def test_bad_flags_exit_with_usage(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,3 +96,7 @@ def test_bad_model_lists_fail_at_start(
     with pytest.raises(SystemExit):
         parse_settings([*BASE, flag])
     assert message in capsys.readouterr().err
+def test_upload_buckets_are_a_comma_list() -> None:
+    s = parse_settings([*BASE, "--upload_buckets=a, b"])
+    assert s.upload_buckets == ("a", "b")
+    assert parse_settings(BASE).upload_buckets == ()

@@ -216,3 +216,80 @@ def test_event_for_unknown_layout_never_reaches_the_pipeline() -> None:
     with pytest.raises(Exception) as info:
         parse_incoming_key("uploads/img.jpg")
     assert not isinstance(info.value, InvalidEvent)  # mapped to InvalidEvent by events.py
+
+
+def test_failed_reupload_removes_the_previous_outputs(
+    s3: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
+    """Issue 14 §2: a good image re-uploaded as a corrupt file left the old anonymized.jpg and
+    mask.png beside a `failed` result.json."""
+    key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
+    pipeline = Pipeline(settings(), Storage(s3), square_predictor)
+    assert not pipeline.process(event_for(key, etag)).failed
+    key, etag2 = put_upload(b"\xff\xd8\xff" + b"not really a jpeg" * 10)
+    outcome = pipeline.process(event_for(key, etag2))
+    assert outcome.failed
+    assert listing(s3) == [RESULTS + "result.json"]
+    assert ResultRecord.model_validate_json(read(s3, RESULTS + "result.json")).status == "failed"
+
+
+def test_same_id_under_another_extension_leaves_one_set(
+    s3: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
+    """Issue 14 §2: anonymized.jpg and anonymized.png ended up side by side."""
+    pipeline = Pipeline(settings(), Storage(s3), square_predictor)
+    key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
+    pipeline.process(event_for(key, etag))
+    png_key, png_etag = put_upload(
+        encode_with_pillow(astronaut, "PNG"), "incoming/acme/2026/11/23/img-1.png"
+    )
+    record = pipeline.process(event_for(png_key, png_etag)).record
+    assert listing(s3) == [
+        RESULTS + "anonymized.png",
+        RESULTS + "mask.png",
+        RESULTS + "result.json",
+    ]
+    assert record.outputs is not None and record.outputs.anonymized == RESULTS + "anonymized.png"
+
+
+class _DeleteFailsOnce:
+    """The S3 client, except that the first delete_object fails (a crash before the cleanup)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.failed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def delete_object(self, **kwargs: Any) -> Any:
+        if not self.failed:
+            self.failed = True
+            from botocore.exceptions import EndpointConnectionError
+
+            raise EndpointConnectionError(endpoint_url="http://s3")
+        return self._client.delete_object(**kwargs)
+
+
+def test_cleanup_interrupted_after_the_record_finishes_on_redelivery(
+    s3: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
+    key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
+    Pipeline(settings(), Storage(s3), square_predictor).process(event_for(key, etag))
+    png_key, png_etag = put_upload(
+        encode_with_pillow(astronaut, "PNG"), "incoming/acme/2026/11/23/img-1.png"
+    )
+    flaky = _DeleteFailsOnce(s3)
+    pipeline = Pipeline(settings(), Storage(flaky), square_predictor)
+    with pytest.raises(StorageUnavailable):  # a 503: the broker redelivers
+        pipeline.process(event_for(png_key, png_etag))
+    # the new record is complete and points at objects that exist; the stale jpg is still there
+    record = ResultRecord.model_validate_json(read(s3, RESULTS + "result.json"))
+    assert record.outputs is not None and record.outputs.anonymized in listing(s3)
+    again = pipeline.process(event_for(png_key, png_etag))
+    assert again.duplicate
+    assert listing(s3) == [
+        RESULTS + "anonymized.png",
+        RESULTS + "mask.png",
+        RESULTS + "result.json",
+    ]

@@ -137,3 +137,40 @@ def test_dilation_grows_the_mask_by_at_least_the_requested_pixels() -> None:
     cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
     assert grown[ys.min() - 25, cx] and grown[ys.max() + 25, cx]
     assert grown[cy, xs.min() - 25] and grown[cy, xs.max() + 25]
+
+
+@pytest.mark.parametrize("height, width", [(1, 1), (20, 30000), (30000, 20), (20, 10000), (4, 4)])
+def test_growth_kernel_never_exceeds_the_model_map(
+    monkeypatch: pytest.MonkeyPatch, demo_contract: ModelContract, height: int, width: int
+) -> None:
+    """Issue 14 §1: a 30000×20 JPEG stalled a worker for 91 s because the dilation kernel grew
+    with the aspect ratio (radius 3000 model pixels on a 256² map). The kernel is bounded by
+    the map, so the cost is bounded by the model's output size whatever the image's shape."""
+    import cv2
+
+    sizes: list[tuple[int, int]] = []
+    real = cv2.getStructuringElement
+
+    def recording(shape: int, ksize: tuple[int, int]) -> np.ndarray:
+        sizes.append(ksize)
+        return real(shape, ksize)
+
+    monkeypatch.setattr(cv2, "getStructuringElement", recording)
+    margin = np.full((256, 256), -1.0, np.float32)
+    margin[100:120, 100:120] = 1.0
+    dilation = default_dilation_px(height, width, demo_contract)
+    mask, boxes = person_mask_and_regions(margin, height, width, dilation)
+    assert sizes and all(kx <= 2 * 256 - 1 and ky <= 2 * 256 - 1 for kx, ky in sizes)
+    assert mask.shape == (height, width) and mask.any() and boxes
+
+
+def test_dilation_of_a_thin_image_still_covers_the_radius_on_both_axes() -> None:
+    margin = np.full((64, 64), -1.0, np.float32)
+    margin[30:34, 30:34] = 1.0
+    height, width = 200, 6000
+    plain = person_mask(margin, height, width, 0)
+    grown = person_mask(margin, height, width, 40)
+    ys, xs = np.nonzero(plain)
+    cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+    assert grown[ys.min() - 40, cx] and grown[ys.max() + 40, cx]
+    assert grown[cy, xs.min() - 40] and grown[cy, xs.max() + 40]

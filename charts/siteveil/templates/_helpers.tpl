@@ -127,6 +127,7 @@ A shadow never gets --delete_original.
 {{- with .root.Values.aws.resultsBucket }}
 - --results_bucket={{ . }}
 {{- end }}
+- --upload_buckets={{ .root.Values.aws.uploadsBucket }}
 - --anonymization_mode={{ $t.anonymizationMode }}
 - --mask_threshold={{ $t.maskThreshold }}
 {{- if not (kindIs "invalid" $t.maskDilationPx) }}

@@ -1,6 +1,6 @@
 # IAM roles for service accounts (IRSA). Each duty is one policy, scoped to a bucket *prefix* (or
 # to one queue / one MSK cluster); roles combine duties:
-#   inference     = read uploads + write results/ (+ delete originals) + read models
+#   inference     = read uploads + write (and replace) results/ (+ delete originals) + read models
 #   shadow        = read uploads + write shadow/                       + read models
 #   event_source  = consume the upload-events queue
 #   api           = presign uploads into incoming/ + read results/ + its own state under api/
@@ -28,8 +28,8 @@ locals {
     read_uploads     = { bucket = var.storage.uploads_bucket_arn, prefixes = [local.incoming], actions = ["s3:GetObject"], kms = ["kms:Decrypt"] }
     delete_originals = { bucket = var.storage.uploads_bucket_arn, prefixes = [local.incoming], actions = ["s3:DeleteObject"], kms = [] }
     # GetObject too: a duplicate event re-reads result.json instead of redoing the work.
-    write_results = { bucket = var.storage.results_bucket_arn, prefixes = [local.results], actions = ["s3:PutObject", "s3:GetObject"], kms = ["kms:GenerateDataKey", "kms:Decrypt"] }
-    write_shadow  = { bucket = var.storage.results_bucket_arn, prefixes = [local.shadow], actions = ["s3:PutObject", "s3:GetObject"], kms = ["kms:GenerateDataKey", "kms:Decrypt"] }
+    write_results = { bucket = var.storage.results_bucket_arn, prefixes = [local.results], actions = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], kms = ["kms:GenerateDataKey", "kms:Decrypt"] }
+    write_shadow  = { bucket = var.storage.results_bucket_arn, prefixes = [local.shadow], actions = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], kms = ["kms:GenerateDataKey", "kms:Decrypt"] }
     read_models   = { bucket = var.storage.models_bucket_arn, prefixes = [local.models], actions = ["s3:GetObject", "s3:GetObjectVersion"], kms = ["kms:Decrypt"] }
     # A presigned PUT/POST is authorised as the signer: the API needs PutObject where customers upload.
     presign_uploads = { bucket = var.storage.uploads_bucket_arn, prefixes = [local.incoming], actions = ["s3:PutObject"], kms = ["kms:GenerateDataKey"] }
