@@ -181,6 +181,8 @@ def transformer_parser() -> argparse.ArgumentParser:
         type=int,
         default=400,
         help="tiles per detector per image; a larger frame is searched from a coarser level",
+    )
+    parser.add_argument(
         "--upload_buckets",
         type=_comma_list("bucket names"),
         default=(),

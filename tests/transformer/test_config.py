@@ -96,6 +96,8 @@ def test_bad_model_lists_fail_at_start(
     with pytest.raises(SystemExit):
         parse_settings([*BASE, flag])
     assert message in capsys.readouterr().err
+
+
 def test_upload_buckets_are_a_comma_list() -> None:
     s = parse_settings([*BASE, "--upload_buckets=a, b"])
     assert s.upload_buckets == ("a", "b")
