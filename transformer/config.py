@@ -102,7 +102,7 @@ def _rgb(value: str) -> tuple[int, int, int]:
     return (parts[0], parts[1], parts[2])
 
 
-def _comma_list(what: str) -> Callable[[str], tuple[str, ...]]:
+def comma_list(what: str) -> Callable[[str], tuple[str, ...]]:
     def parse(value: str) -> tuple[str, ...]:
         names = tuple(part.strip() for part in value.split(",") if part.strip())
         if not names:
@@ -157,7 +157,7 @@ def transformer_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--models",
-        type=_comma_list("model names"),
+        type=comma_list("model names"),
         default=None,
         help="Triton models run on every image, comma-separated; each one's role (segmenter, "
         "person_detector, face_detector) comes from its config (default: --model_name alone)",
@@ -184,7 +184,7 @@ def transformer_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--upload_buckets",
-        type=_comma_list("bucket names"),
+        type=comma_list("bucket names"),
         default=(),
         help="comma list of the buckets uploads arrive in; events naming any other are refused "
         "(400). Default: any bucket but the results bucket",

@@ -18,7 +18,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 
 from transformer import __version__, outputs
-from transformer.config import Settings, _buckets
+from transformer.config import Settings, comma_list
 from transformer.errors import TransformerError, bounded
 from transformer.events import (
     ObjectCreated,
@@ -117,7 +117,7 @@ def parse_settings(argv: Sequence[str] | None = None) -> Settings:
         description="record a `failed` result for each dead-lettered upload event",
     )
     parser.add_argument("--results_bucket", required=True)
-    parser.add_argument("--upload_buckets", type=_buckets, required=True)
+    parser.add_argument("--upload_buckets", type=comma_list("bucket names"), required=True)
     parser.add_argument("--model_name", default="person_segmenter", help="named in the record")
     parser.add_argument("--http_host", default="127.0.0.1")
     parser.add_argument("--http_port", type=int, default=8080)

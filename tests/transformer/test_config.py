@@ -76,7 +76,7 @@ def test_several_models_per_image() -> None:
         [*BASE, "--models=person_segmenter, person_detector,face_detector", "--min_face_px=16"]
     )
     assert s.served_model_names == ("person_segmenter", "person_detector", "face_detector")
-    assert (s.min_person_px, s.min_face_px, s.max_detector_tiles) == (40, 16, 64)
+    assert (s.min_person_px, s.min_face_px, s.max_detector_tiles) == (64, 16, 400)
     assert parse_settings(BASE).served_model_names == ("person_segmenter",)
 
 
