@@ -63,16 +63,18 @@ app.kubernetes.io/part-of: siteveil
 {{- end -}}
 
 {{/*
-The CloudEvent type the triggers filter on: the one the configured source emits, unless set.
-A reply type (siteveil.*) would make the InferenceService consume its own replies: refused.
+The CloudEvent type the triggers filter on: the type the configured source emits, by
+construction (there is no value to override it: a filter the source does not match processes
+nothing, and the source has already deleted the SQS message). Upstream sources of each type:
+- IntegrationSource aws.sqs: `dev.knative.eventing.aws-sqs` (knative-extensions/
+  eventing-integrations aws-sqs-source/src/main/resources/application.properties, ce-type
+  override, since Nov 2024; knative/eventing test/rekt/resources/integrationsource).
+- TriggerMesh AWSEventBridgeSource: `com.amazon.events.event` (triggermesh/triggermesh
+  docs: docs/sources/awseventbridge.md, "Events produced have the following attributes").
 */}}
 {{- define "siteveil.eventType" -}}
-{{- $default := ternary "dev.knative.connector.event.aws-sqs" "com.amazon.events.event" (eq .Values.source.kind "IntegrationSource") -}}
-{{- $type := default $default .Values.trigger.eventType -}}
-{{- if hasPrefix "siteveil." $type -}}
-{{- fail (printf "trigger.eventType %q is a siteveil reply type: the InferenceService would consume its own replies" $type) -}}
-{{- end -}}
-{{- $type -}}
+{{- $types := dict "IntegrationSource" "dev.knative.eventing.aws-sqs" "AWSEventBridgeSource" "com.amazon.events.event" -}}
+{{- required (printf "source.kind %q has no known event type" .Values.source.kind) (get $types .Values.source.kind) -}}
 {{- end -}}
 
 {{- define "siteveil.image" -}}
