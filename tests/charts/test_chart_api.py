@@ -120,6 +120,7 @@ def test_every_env_var_is_read_by_the_api_settings(profile: str, rendered: Rende
     assert {
         "AWS_REGION", "SITEVEIL_API_UPLOADS_BUCKET", "SITEVEIL_API_RESULTS_BUCKET",
         "SITEVEIL_API_JWKS_URL", "SITEVEIL_API_ISSUER", "SITEVEIL_API_AUDIENCE",
+        "SITEVEIL_API_RESOURCE_SERVER",
     } <= names  # fmt: skip
 
 
@@ -138,11 +139,18 @@ def test_the_api_settings_are_the_chart_values(
     assert settings.jwt_enabled
     assert (settings.issuer, settings.jwks_url) == (issuer, f"{issuer}/.well-known/jwks.json")
     assert settings.audience == tuple(AWS["cognitoAppClientIds"])
+    # Cognito client-credentials tokens carry the tenant only as a scope (issue 12 #9).
+    assert settings.resource_server == AWS["cognitoResourceServer"] == "siteveil-upload-api"
     api = VALUES["api"]
     assert settings.tenant_claim == api["tenantClaim"]
     assert settings.upload_expires_s == api["uploadExpiresSeconds"]
     assert settings.download_expires_s == api["downloadExpiresSeconds"]
     assert settings.max_upload_bytes == api["maxUploadBytes"]
+
+
+def test_a_user_pool_needs_its_resource_server() -> None:
+    with pytest.raises(HelmFailed, match="cognitoResourceServer is required"):
+        template(sets={"aws.cognitoResourceServer": ""})
 
 
 def test_state_bucket_and_several_audiences(
