@@ -41,6 +41,7 @@ module "cluster" {
   subnet_ids         = var.private_subnet_ids
   cluster_admin_arns = var.cluster_admin_arns
   gpu_capacity       = var.gpu_capacity
+  kafka_broker_class = var.kafka_broker_class
 
   storage = {
     uploads_bucket_arn   = module.storage.uploads_bucket_arn

@@ -35,13 +35,23 @@ output "helm_values" {
   value = {
     aws        = { for key, value in local.helm_aws : key => value if value != null }
     karpenter  = { enabled = var.gpu_capacity == "karpenter" }
-    broker     = { replicationFactor = local.kafka_replication }
+    broker     = { class = var.kafka_broker_class, replicationFactor = local.kafka_replication }
     deadLetter = { replicationFactor = local.kafka_replication }
   }
 }
 
+output "namespace" {
+  description = "The namespace the IRSA roles trust: `helm upgrade --install … --namespace <it>` (any other namespace leaves every role unusable)."
+  value       = module.cluster.namespace
+}
+
+output "knative_kafka_service_accounts" {
+  description = "The Knative Kafka service accounts (`namespace:name`) to annotate with `knative_kafka_role_arn`."
+  value       = module.cluster.knative_kafka_service_accounts
+}
+
 output "knative_kafka_role_arn" {
-  description = "Annotate Knative's kafka-controller and knative-kafka-broker-data-plane service accounts with it (eks.amazonaws.com/role-arn)."
+  description = "Annotate the service accounts of `knative_kafka_service_accounts` with it (eks.amazonaws.com/role-arn)."
   value       = module.cluster.knative_kafka_role_arn
 }
 

@@ -46,6 +46,12 @@ variable "tenants" {
   default     = []
 }
 
+variable "kafka_broker_class" {
+  description = "Knative Kafka broker class (chart `broker.class`): Kafka or KafkaNamespaced."
+  type        = string
+  default     = "Kafka"
+}
+
 variable "cluster_admin_arns" {
   description = "IAM principals with cluster-admin on EKS."
   type        = list(string)

@@ -108,6 +108,19 @@ run "karpenter" {
     error_message = "tenant acme's client must be allowed exactly uploads:write and tenant:acme"
   }
 
+  # Issue 12 #3: dead letters go through kafka-sink-receiver, which runs as
+  # knative-kafka-sink-data-plane (eventing-kafka-broker data-plane/config/sink/500-receiver.yaml).
+  assert {
+    condition     = contains(output.knative_kafka_service_accounts, "knative-eventing:knative-kafka-sink-data-plane") && contains(output.knative_kafka_service_accounts, "knative-eventing:knative-kafka-broker-data-plane")
+    error_message = "the MSK role must trust the broker's and the KafkaSink's data planes"
+  }
+
+  # Issue 12 #10: the chart must be installed where the roles trust its service accounts.
+  assert {
+    condition     = output.namespace == "siteveil" && output.helm_values.broker.class == "Kafka"
+    error_message = "the release namespace the roles trust is an output"
+  }
+
   assert {
     condition     = contains(module.auth.resource_server_scopes, "tenant:globex") && contains(module.auth.resource_server_scopes, "uploads:write")
     error_message = "the resource server must declare uploads:write and a tenant:<id> scope per tenant"
@@ -133,6 +146,21 @@ run "two_zones" {
   assert {
     condition     = output.helm_values.aws.cognitoUserPoolId == "" && length(output.helm_values.aws.cognitoAppClientIds) == 0
     error_message = "without tenants the API must run on API keys only"
+  }
+}
+
+run "namespaced_broker" {
+  command = apply
+
+  variables {
+    kafka_broker_class = "KafkaNamespaced"
+  }
+
+  # Issue 12 #10: a KafkaNamespaced broker's data plane runs in the release namespace under a
+  # copy of knative-kafka-broker-data-plane (eventing-kafka-broker namespaced_broker.go).
+  assert {
+    condition     = contains(output.knative_kafka_service_accounts, "siteveil:knative-kafka-broker-data-plane") && output.helm_values.broker.class == "KafkaNamespaced"
+    error_message = "a namespaced broker's data plane must be trusted in the release namespace"
   }
 }
 
