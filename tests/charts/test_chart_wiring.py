@@ -418,9 +418,10 @@ def test_monitors_scrape_both_containers(rendered: Rendered) -> None:
     isvc = one(objs, "InferenceService")
     triton_port = int(flags(container(isvc, "kserve-container")["args"])["--metrics-port"] or 0)
     pod_monitor = one(objs, "PodMonitor")
-    assert {e["portNumber"] for e in pod_monitor["spec"]["podMetricsEndpoints"]} == {
-        8080,
-        triton_port,
+    pod_ip = "10.1.2.3"
+    assert set(scraped_addresses(isvc, pod_monitor, pod_ip)) == {
+        f"{pod_ip}:8080",
+        f"{pod_ip}:{triton_port}",
     }
     selector = pod_monitor["spec"]["selector"]["matchExpressions"][0]
     assert selector["key"] == "serving.kserve.io/inferenceservice"
@@ -433,6 +434,36 @@ def test_monitors_scrape_both_containers(rendered: Rendered) -> None:
     )
     for obj in (pod_monitor, monitor, one(objs, "PrometheusRule")):
         assert obj["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def scraped_addresses(isvc: Obj, pod_monitor: Obj, pod_ip: str) -> list[str]:
+    """What Prometheus scrapes for a PodMonitor, as its Kubernetes pod discovery works: one
+    target per DECLARED container port (the PodMonitor CRD, `portNumber`: "The Pod must declare
+    the specified Port in its spec or the target will be dropped by Prometheus. This cannot be
+    used to enable scraping of an undeclared port"), kept when the port matches, then the
+    endpoint's `replace` relabelings applied."""
+    declared = [
+        port["containerPort"]
+        for c in isvc["spec"]["predictor"]["containers"]
+        for port in c.get("ports", [])
+    ]
+    addresses = []
+    for endpoint in pod_monitor["spec"]["podMetricsEndpoints"]:
+        for port in declared:
+            if port != endpoint["portNumber"]:
+                continue
+            labels = {"__address__": f"{pod_ip}:{port}", "__meta_kubernetes_pod_ip": pod_ip}
+            for rule in endpoint.get("relabelings", []):
+                assert rule.get("action", "replace") == "replace", rule
+                value = ";".join(labels.get(name, "") for name in rule.get("sourceLabels", []))
+                match = re.fullmatch(rule.get("regex", "(.*)"), value)
+                if match:
+                    replacement = rule.get("replacement", "$1")
+                    labels[rule["targetLabel"]] = re.sub(
+                        r"\$\{?(\d+)\}?", lambda m: match.group(int(m.group(1))) or "", replacement
+                    )
+            addresses.append(labels["__address__"])
+    return addresses
 
 
 SAMPLE_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}

@@ -201,3 +201,21 @@ app.kubernetes.io/component: api
 {{- printf "https://cognito-idp.%s.amazonaws.com/%s" (splitList "_" . | first) . -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Replication factor of a Kafka topic: the value when set, else min(3, bootstrap servers). A topic
+cannot have more replicas than the cluster has brokers; an explicit value above the number of
+bootstrap servers is refused (each bootstrap server is a broker, so that many exist at least;
+Terraform's helm_values sets the value from the real broker count). Input: dict with root,
+value, key.
+*/}}
+{{- define "siteveil.replicationFactor" -}}
+{{- $brokers := len (splitList "," .root.Values.aws.mskBootstrapServers) -}}
+{{- if kindIs "invalid" .value -}}
+{{- min 3 $brokers -}}
+{{- else if gt (int .value) $brokers -}}
+{{- fail (printf "%s (%v) exceeds the %d brokers of aws.mskBootstrapServers: Kafka would never create the topic" .key .value $brokers) -}}
+{{- else -}}
+{{- .value -}}
+{{- end -}}
+{{- end -}}
