@@ -181,3 +181,50 @@ def test_pod_concurrency_is_the_number_of_sync_workers(workers: int) -> None:
     assert int(args["--workers"] or 0) == workers
     assert predictor["containerConcurrency"] == workers
     assert predictor["scaleMetric"] == "concurrency" and predictor["scaleTarget"] == workers
+
+
+# --- Smaller upstream facts (issue 12 #8) -----------------------------------------------------
+
+
+def _requests(containers: list[Obj], resource: str) -> list[str]:
+    return [c["resources"]["requests"].get(resource) for c in containers]
+
+
+def test_the_capacity_buffer_keeps_room_for_the_whole_inference_pod() -> None:
+    """The buffer's pod template must ask for what one inference pod asks for: Triton's requests
+    AND the transformer's, or the kept room is too small for the pod it is kept for."""
+    objs = render(PROFILES["capacity-buffer"])
+    template_ = one(objs, "PodTemplate")["template"]["spec"]["containers"]
+    isvc = one(objs, "InferenceService")["spec"]["predictor"]["containers"]
+    for resource in ("cpu", "memory", "nvidia.com/gpu"):
+        wanted = sorted(str(v) for v in _requests(isvc, resource) if v is not None)
+        kept = sorted(str(v) for v in _requests(template_, resource) if v is not None)
+        assert kept == wanted, resource
+
+
+def test_the_revision_lets_a_delivery_attempt_run_its_whole_timeout() -> None:
+    """Knative's `delivery.timeout` bounds each attempt; the revision's `timeoutSeconds` cuts
+    the request first if it is shorter, so a cold start would fail every attempt."""
+    objs = render()
+    predictor = one(objs, "InferenceService")["spec"]["predictor"]
+    (trigger,) = of_kind(objs, "Trigger")
+    match = re.fullmatch(
+        r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", trigger["spec"]["delivery"]["timeout"]
+    )
+    assert match
+    h, m, s = (int(g or 0) for g in match.groups())
+    assert predictor["timeout"] >= h * 3600 + m * 60 + s
+
+
+def test_triggermesh_manages_its_own_service_account() -> None:
+    """TriggerMesh's controller creates and annotates the receive adapter's ServiceAccount
+    (AWSEventBridgeSource `spec.auth.iam.serviceAccount`, with `roleArn`): the chart must not
+    render one of the same name, which Helm and TriggerMesh would then both rewrite."""
+    objs = render(PROFILES["triggermesh"])
+    source = one(objs, "AWSEventBridgeSource")
+    name = source["spec"]["auth"]["iam"]["serviceAccount"]
+    assert name not in {sa["metadata"]["name"] for sa in of_kind(objs, "ServiceAccount")}
+    # The IntegrationSource has no controller of its own for it: the chart makes it.
+    default = render()
+    sa_name = one(default, "IntegrationSource")["spec"]["aws"]["auth"]["serviceAccountName"]
+    assert sa_name in {sa["metadata"]["name"] for sa in of_kind(default, "ServiceAccount")}

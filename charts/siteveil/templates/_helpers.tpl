@@ -171,11 +171,15 @@ resources:
   requests:
     cpu: {{ .cpu | quote }}
     memory: {{ .memory | quote }}
+    {{- if .gpu }}
     nvidia.com/gpu: {{ .gpu }}
+    {{- end }}
   limits:
     cpu: {{ .cpu | quote }}
     memory: {{ .memory | quote }}
+    {{- if .gpu }}
     nvidia.com/gpu: {{ .gpu }}
+    {{- end }}
 securityContext:
   allowPrivilegeEscalation: false
   readOnlyRootFilesystem: true
