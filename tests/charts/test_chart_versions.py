@@ -228,3 +228,54 @@ def test_triggermesh_manages_its_own_service_account() -> None:
     default = render()
     sa_name = one(default, "IntegrationSource")["spec"]["aws"]["auth"]["serviceAccountName"]
     assert sa_name in {sa["metadata"]["name"] for sa in of_kind(default, "ServiceAccount")}
+
+
+# --- TensorRT plans and GPU types (issue 12 #5) -----------------------------------------------
+
+# Karpenter's `karpenter.k8s.aws/instance-gpu-name` of each family (aws/karpenter-provider-aws,
+# website/content/en/preview/reference/instance-types.md). A TensorRT plan built without
+# hardware compatibility loads only on the GPU type it was built on.
+GPU_OF_FAMILY = {"g5": "a10g", "g6": "l4", "g6e": "l40s"}
+GPU_LABEL = "karpenter.k8s.aws/instance-gpu-name"
+
+
+def _gpu_types_a_pod_can_get(objs: list[Obj], isvc_name: str) -> set[str]:
+    pool = one(objs, "NodePool")
+    families = next(
+        r["values"]
+        for r in pool["spec"]["template"]["spec"]["requirements"]
+        if r["key"] == "karpenter.k8s.aws/instance-family"
+    )
+    offered = {GPU_OF_FAMILY[f] for f in families}
+    selector = one(objs, "InferenceService", isvc_name)["spec"]["predictor"].get("nodeSelector", {})
+    return offered & {selector[GPU_LABEL]} if GPU_LABEL in selector else offered
+
+
+@pytest.mark.parametrize("profile", ["karpenter", "everything"])
+def test_every_model_version_lands_on_one_gpu_type(profile: str) -> None:
+    objs = render(PROFILES[profile])
+    for isvc in of_kind(objs, "InferenceService"):
+        name = isvc["metadata"]["name"]
+        assert len(_gpu_types_a_pod_can_get(objs, name)) == 1, name
+
+
+def test_a_pinned_model_goes_to_its_gpu_type_and_so_does_warm_capacity() -> None:
+    objs = render(
+        PROFILES["everything"],
+        sets={
+            "karpenter.instanceFamilies": "{g5,g6,g6e}",
+            "model.gpuName": "l40s",
+            "shadow.model.gpuName": "a10g",
+        },
+    )
+    assert _gpu_types_a_pod_can_get(objs, "siteveil") == {"l40s"}
+    assert _gpu_types_a_pod_can_get(objs, "siteveil-shadow") == {"a10g"}
+    warm = one(objs, "Deployment", "siteveil-gpu-warm")["spec"]["template"]["spec"]
+    assert warm["nodeSelector"][GPU_LABEL] == "l40s"
+
+
+def test_a_mix_of_gpu_types_without_a_pin_is_refused() -> None:
+    with pytest.raises(HelmFailed, match="TensorRT plan loads only on the type"):
+        template(PROFILES["karpenter"], sets={"karpenter.instanceFamilies": "{g5,g6,g6e}"})
+    with pytest.raises(HelmFailed, match="no node could run the plan"):
+        template(PROFILES["karpenter"], sets={"model.gpuName": "a10g"})

@@ -151,13 +151,32 @@ A shadow never gets --delete_original.
 {{- end }}
 {{- end -}}
 
-{{/* Pod-level scheduling shared by inference pods and the warm-capacity placeholders. */}}
+{{/*
+The GPU a TensorRT plan was built on, as Karpenter's `karpenter.k8s.aws/instance-gpu-name`
+label names it, and the EC2 family that has it. A plan built without hardware compatibility
+loads only on the GPU type it was built for (TensorRT developer guide, "Hardware
+Compatibility"); g5 (A10G, Ampere) and g6 / g6e (L4 / L40S, Ada) are different types. Label
+values per family: aws/karpenter-provider-aws website/content/en/preview/reference/instance-types.md.
+*/}}
+{{- define "siteveil.gpuFamilies" -}}
+{{- toJson (dict "a10g" "g5" "l4" "g6" "l40s" "g6e" "t4" "g4dn" "a100" "p4d" "h100" "p5") -}}
+{{- end -}}
+
+{{/*
+Pod-level scheduling shared by inference pods and the warm-capacity pods: the GPU node selector
+and tolerations, plus the model's GPU type (`model.gpuName`) when its plan is pinned to one.
+Input: dict with root and gpuName.
+*/}}
 {{- define "siteveil.gpuScheduling" -}}
-{{- with .Values.inference.nodeSelector }}
+{{- $selector := deepCopy (default dict .root.Values.inference.nodeSelector) -}}
+{{- with .gpuName -}}
+{{- $_ := set $selector "karpenter.k8s.aws/instance-gpu-name" . -}}
+{{- end -}}
+{{- with $selector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.inference.tolerations }}
+{{- with .root.Values.inference.tolerations }}
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
