@@ -22,6 +22,9 @@ from transformer.keys import is_valid_id
 
 log = logging.getLogger(__name__)
 
+UPLOAD_SCOPE = "uploads:write"
+TENANT_SCOPE_PREFIX = "tenant:"
+
 ALGORITHMS = ["RS256"]
 """Only RS256, as Cognito signs: `none`, HS256 (the public key used as an HMAC secret) and the rest
 are refused before any signature is checked."""
@@ -82,6 +85,7 @@ class JwtVerifier:
         self._issuer = settings.issuer
         self._audiences = settings.audience
         self._tenant_claim = settings.tenant_claim
+        self._resource_server = settings.resource_server
         self._leeway = settings.jwt_leeway_s
 
     def verify(self, token: str) -> Principal:
@@ -101,10 +105,35 @@ class JwtVerifier:
             raise Unauthorized(f"invalid token: {type(exc).__name__}") from exc
         if not _audience_ok(claims, self._audiences):
             raise Unauthorized("invalid token: audience")
-        tenant = claims.get(self._tenant_claim)
+        if self._resource_server is None:
+            tenant = claims.get(self._tenant_claim)
+        else:
+            tenant = _tenant_from_scopes(claims, self._resource_server)
         if not isinstance(tenant, str) or not is_valid_id(tenant):
             raise Unauthorized("invalid token: tenant claim missing or malformed")
         return Principal(tenant=tenant, subject=str(claims["sub"]), method="jwt")
+
+
+def _tenant_from_scopes(claims: dict[str, Any], resource_server: str) -> str:
+    """The tenant of a Cognito client-credentials access token.
+
+    Such tokens carry no user attributes (so no `custom:tenant`), only the app client's id and
+    the scopes it was granted, space-separated in `scope` (Cognito developer guide,
+    "Understanding the access token"). Each tenant's app client is allowed the upload scope and
+    its own `<resource server>/tenant:<id>` scope (terraform/modules/auth), and Cognito grants
+    a client only its allowed scopes: so exactly one tenant scope names the caller's tenant.
+    """
+    if claims.get("token_use") != "access":
+        raise Unauthorized(f"invalid token: token_use {claims.get('token_use')!r}, not 'access'")
+    scope = claims.get("scope")
+    scopes = scope.split() if isinstance(scope, str) else []
+    if f"{resource_server}/{UPLOAD_SCOPE}" not in scopes:
+        raise Unauthorized(f"invalid token: no {UPLOAD_SCOPE} scope")
+    prefix = f"{resource_server}/{TENANT_SCOPE_PREFIX}"
+    tenants = {s.removeprefix(prefix) for s in scopes if s.startswith(prefix)}
+    if len(tenants) != 1:
+        raise Unauthorized(f"invalid token: {len(tenants)} tenant scopes, need exactly one")
+    return tenants.pop()
 
 
 class ApiKeyVerifier:

@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     issuer: str | None = None
     audience: Annotated[tuple[str, ...], NoDecode] = ()
     tenant_claim: str = "custom:tenant"
+    resource_server: str | None = Field(
+        default=None,
+        pattern=r"^[\x21\x23-\x5B\x5D-\x7E]{1,256}$",
+        description="Cognito resource-server identifier. When set, only access tokens "
+        "(`token_use: access`) are accepted; they need the `<id>/uploads:write` scope and carry "
+        "the tenant as exactly one `<id>/tenant:<tenant>` scope (terraform/modules/auth). "
+        "Unset: the tenant is the `tenant_claim` claim (other issuers, the local stack).",
+    )
     jwt_leeway_s: Annotated[int, Field(ge=0, le=300)] = 30
 
     @model_validator(mode="before")

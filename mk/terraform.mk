@@ -40,4 +40,4 @@ terraform-check: terraform-fmt terraform-validate terraform-test terraform-check
 terraform-helm-values:
 	$(TF) -chdir=$(TF_DIR) output -no-color -json $(if $(TF_STATE),-state=$(abspath $(TF_STATE))) helm_values > $(HELM_VALUES).tmp
 	mv $(HELM_VALUES).tmp $(HELM_VALUES)
-	@echo "wrote $(HELM_VALUES): helm upgrade --install siteveil charts/siteveil -f $(HELM_VALUES)"
+	@echo "wrote $(HELM_VALUES): helm upgrade --install siteveil charts/siteveil --namespace $$($(TF) -chdir=$(TF_DIR) output -raw $(if $(TF_STATE),-state=$(abspath $(TF_STATE))) namespace) --create-namespace -f $(HELM_VALUES)"

@@ -3,7 +3,7 @@
 Production has Knative's IntegrationSource (`aws.sqs`) feed a Kafka broker whose Trigger POSTs
 to the InferenceService. Locally this one process plays both parts, with the Trigger's delivery
 semantics (Knative data-plane contract, `delivery` spec):
-- each SQS message becomes one binary-mode CloudEvent, type `dev.knative.connector.event.aws-sqs`,
+- each SQS message becomes one binary-mode CloudEvent, type `dev.knative.eventing.aws-sqs`,
   source the queue ARN, id the SQS message id (stable across redeliveries; moto gives every
   EventBridge event the same id, so that id is useless for dedupe);
 - 2xx: delivered; delete the message; a 200 reply CloudEvent is appended to a JSONL file (the
@@ -47,7 +47,9 @@ from transformer import logs
 
 log = logging.getLogger("siteveil.relay")
 
-EVENT_TYPE = "dev.knative.connector.event.aws-sqs"
+# The type IntegrationSource aws.sqs emits (knative-extensions/eventing-integrations,
+# aws-sqs-source/src/main/resources/application.properties); the chart's Trigger filters on it.
+EVENT_TYPE = "dev.knative.eventing.aws-sqs"
 # 4xx codes Knative's data-plane contract retries besides 5xx: not found, timeout, conflict, overload.
 RETRYABLE_4XX = frozenset({404, 408, 409, 429})
 _ERROR_DATA_MAX = 1024

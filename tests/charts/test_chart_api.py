@@ -32,7 +32,7 @@ VALUES = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
 SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
 AWS = VALUES["aws"]
 CHART_VERSION = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())["appVersion"]
-DOCKERFILE = (REPO_ROOT / "api" / "Dockerfile").read_text()
+CONTAINERFILE = (REPO_ROOT / "api" / "Containerfile").read_text()
 API = "siteveil-api"
 API_PROFILES = [p for p in PROFILES if p != "triggermesh"]  # one source kind is enough
 
@@ -82,9 +82,9 @@ def test_the_api_runs_its_image_as_the_image_user(rendered: Rendered) -> None:
     assert container["image"] == f"{VALUES['api']['image']['repository']}:{CHART_VERSION}"
     args = api_cli_parser().parse_args(container["args"])
     assert (args.command, args.host, args.port) == ("serve", "0.0.0.0", 8000)
-    # The uid and port the image (api/Dockerfile) defines.
-    uid = int(re.search(r"^USER (\d+)$", DOCKERFILE, re.MULTILINE).group(1))  # type: ignore[union-attr]
-    exposed = int(re.search(r"^EXPOSE (\d+)$", DOCKERFILE, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    # The uid and port the image (api/Containerfile) defines.
+    uid = int(re.search(r"^USER (\d+)(?::\d+)?$", CONTAINERFILE, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    exposed = int(re.search(r"^EXPOSE (\d+)$", CONTAINERFILE, re.MULTILINE).group(1))  # type: ignore[union-attr]
     assert pod["securityContext"]["runAsUser"] == uid == 65532
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["ports"] == [{"name": "http", "containerPort": exposed, "protocol": "TCP"}]
@@ -120,6 +120,7 @@ def test_every_env_var_is_read_by_the_api_settings(profile: str, rendered: Rende
     assert {
         "AWS_REGION", "SITEVEIL_API_UPLOADS_BUCKET", "SITEVEIL_API_RESULTS_BUCKET",
         "SITEVEIL_API_JWKS_URL", "SITEVEIL_API_ISSUER", "SITEVEIL_API_AUDIENCE",
+        "SITEVEIL_API_RESOURCE_SERVER",
     } <= names  # fmt: skip
 
 
@@ -138,11 +139,18 @@ def test_the_api_settings_are_the_chart_values(
     assert settings.jwt_enabled
     assert (settings.issuer, settings.jwks_url) == (issuer, f"{issuer}/.well-known/jwks.json")
     assert settings.audience == tuple(AWS["cognitoAppClientIds"])
+    # Cognito client-credentials tokens carry the tenant only as a scope (issue 12 #9).
+    assert settings.resource_server == AWS["cognitoResourceServer"] == "siteveil-upload-api"
     api = VALUES["api"]
     assert settings.tenant_claim == api["tenantClaim"]
     assert settings.upload_expires_s == api["uploadExpiresSeconds"]
     assert settings.download_expires_s == api["downloadExpiresSeconds"]
     assert settings.max_upload_bytes == api["maxUploadBytes"]
+
+
+def test_a_user_pool_needs_its_resource_server() -> None:
+    with pytest.raises(HelmFailed, match="cognitoResourceServer is required"):
+        template(sets={"aws.cognitoResourceServer": ""})
 
 
 def test_state_bucket_and_several_audiences(

@@ -105,9 +105,7 @@ def test_notes_describe_the_event_path(profile: str) -> None:
     assert "InferenceService siteveil (model person_segmenter/1)" in notes
     assert ("InferenceService siteveil-shadow" in notes) is (profile == "shadow")
     event_type = (
-        "com.amazon.events.event"
-        if profile == "triggermesh"
-        else ("dev.knative.connector.event.aws-sqs")
+        "com.amazon.events.event" if profile == "triggermesh" else ("dev.knative.eventing.aws-sqs")
     )
     assert f"type = {event_type}" in notes
     assert "Upload API: Service siteveil-api (port 80)" in notes

@@ -81,7 +81,7 @@ BAD_VALUES = [
     ({"aws.queueUrll": "x"}, "queueUrll"),
     ({"source.kind": "SQSSource"}, "/source/kind"),
     ({"broker.class": "MTChannelBasedBroker"}, "/broker/class"),
-    ({"trigger.eventType": "siteveil.image.failed"}, "/trigger/eventType"),
+    ({"trigger.eventType": "siteveil.image.failed"}, "eventType"),
     ({"trigger.timeout": "10m"}, "/trigger/timeout"),
     ({"aws.queueArn": "siteveil-uploads"}, "/aws/queueArn"),
     ({"aws.inferenceRoleArn": "siteveil-inference"}, "/aws/inferenceRoleArn"),

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from export.publish import storage_uri
+from stack.relay import EVENT_TYPE as RELAY_EVENT_TYPE
 from tests.charts.chart_support import (
     CHART_DIR,
     PROFILES,
@@ -35,10 +36,18 @@ REPLY_TYPES = (
     "siteveil.shadow.anonymized",
     "siteveil.shadow.failed",
 )
+# The CloudEvent type each source emits, from its upstream source:
+# - IntegrationSource aws.sqs: knative-extensions/eventing-integrations
+#   aws-sqs-source/src/main/resources/application.properties, `ceOverride[ce-type]` default
+#   `dev.knative.eventing.aws-sqs` (commit d7ce98e, Nov 2024, "Remove the connector.event prefix";
+#   before it `dev.knative.connector.event.aws-sqs`, which the chart used to filter on);
+# - TriggerMesh AWSEventBridgeSource: triggermesh/docs docs/sources/awseventbridge.md,
+#   "Events produced have the following attributes: type com.amazon.events.event".
 SOURCE_TYPES = {
-    "IntegrationSource": "dev.knative.connector.event.aws-sqs",
+    "IntegrationSource": "dev.knative.eventing.aws-sqs",
     "AWSEventBridgeSource": "com.amazon.events.event",
 }
+STALE_SQS_TYPE = "dev.knative.connector.event.aws-sqs"
 
 Rendered = Callable[[str], list[Obj]]
 
@@ -243,18 +252,28 @@ def test_the_trigger_matcher_is_not_vacuous() -> None:
     prefix: Obj = {"spec": {"filters": [{"prefix": {"type": "siteveil."}}]}}
     assert trigger_matches(open_trigger, {"type": REPLY_TYPES[0]})
     assert trigger_matches(prefix, {"type": REPLY_TYPES[0]})
-    assert not trigger_matches(prefix, {"type": "dev.knative.connector.event.aws-sqs"})
+    assert not trigger_matches(prefix, {"type": SOURCE_TYPES["IntegrationSource"]})
 
 
-def test_a_reply_type_filter_is_refused() -> None:
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_the_trigger_filter_is_the_type_its_source_emits(profile: str, rendered: Rendered) -> None:
+    objs = rendered(profile)
+    (source,) = [o for o in objs if o["kind"] in SOURCE_TYPES]
+    for trigger in isvc_triggers(objs):
+        assert trigger["spec"]["filter"] == {"attributes": {"type": SOURCE_TYPES[source["kind"]]}}
+        assert not trigger_matches(trigger, {"type": STALE_SQS_TYPE})
+
+
+def test_the_filter_cannot_be_set_apart_from_the_source() -> None:
+    """No value overrides the filter: one that differs from the source would process nothing."""
     with pytest.raises(HelmFailed, match="eventType"):
-        template(sets={"trigger.eventType": "siteveil.image.anonymized"})
-    # ...and by the template itself, if the schema is skipped.
-    with pytest.raises(HelmFailed, match="reply type"):
-        template(
-            sets={"trigger.eventType": "siteveil.image.anonymized"},
-            extra=["--skip-schema-validation"],
-        )
+        template(sets={"trigger.eventType": "com.example.something-else"})
+
+
+def test_the_local_relay_sends_what_the_production_source_sends(rendered: Rendered) -> None:
+    """stack/relay.py stands in for the IntegrationSource: the chart's Trigger must match it."""
+    (trigger,) = isvc_triggers(rendered("default"))
+    assert trigger_matches(trigger, {"type": RELAY_EVENT_TYPE, "source": "arn:aws:sqs:q"})
 
 
 # --- shadow and promotion -------------------------------------------------------------------
@@ -401,9 +420,10 @@ def test_monitors_scrape_both_containers(rendered: Rendered) -> None:
     isvc = one(objs, "InferenceService")
     triton_port = int(flags(container(isvc, "kserve-container")["args"])["--metrics-port"] or 0)
     pod_monitor = one(objs, "PodMonitor")
-    assert {e["portNumber"] for e in pod_monitor["spec"]["podMetricsEndpoints"]} == {
-        8080,
-        triton_port,
+    pod_ip = "10.1.2.3"
+    assert set(scraped_addresses(isvc, pod_monitor, pod_ip)) == {
+        f"{pod_ip}:8080",
+        f"{pod_ip}:{triton_port}",
     }
     selector = pod_monitor["spec"]["selector"]["matchExpressions"][0]
     assert selector["key"] == "serving.kserve.io/inferenceservice"
@@ -416,6 +436,36 @@ def test_monitors_scrape_both_containers(rendered: Rendered) -> None:
     )
     for obj in (pod_monitor, monitor, one(objs, "PrometheusRule")):
         assert obj["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def scraped_addresses(isvc: Obj, pod_monitor: Obj, pod_ip: str) -> list[str]:
+    """What Prometheus scrapes for a PodMonitor, as its Kubernetes pod discovery works: one
+    target per DECLARED container port (the PodMonitor CRD, `portNumber`: "The Pod must declare
+    the specified Port in its spec or the target will be dropped by Prometheus. This cannot be
+    used to enable scraping of an undeclared port"), kept when the port matches, then the
+    endpoint's `replace` relabelings applied."""
+    declared = [
+        port["containerPort"]
+        for c in isvc["spec"]["predictor"]["containers"]
+        for port in c.get("ports", [])
+    ]
+    addresses = []
+    for endpoint in pod_monitor["spec"]["podMetricsEndpoints"]:
+        for port in declared:
+            if port != endpoint["portNumber"]:
+                continue
+            labels = {"__address__": f"{pod_ip}:{port}", "__meta_kubernetes_pod_ip": pod_ip}
+            for rule in endpoint.get("relabelings", []):
+                assert rule.get("action", "replace") == "replace", rule
+                value = ";".join(labels.get(name, "") for name in rule.get("sourceLabels", []))
+                match = re.fullmatch(rule.get("regex", "(.*)"), value)
+                if match:
+                    replacement = rule.get("replacement", "$1")
+                    labels[rule["targetLabel"]] = re.sub(
+                        r"\$\{?(\d+)\}?", lambda m: match.group(int(m.group(1))) or "", replacement
+                    )
+            addresses.append(labels["__address__"])
+    return addresses
 
 
 SAMPLE_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}

@@ -401,3 +401,27 @@ def test_local_example_values_are_chart_keys() -> None:
     chart_keys = chart_aws_keys()
     example = locals_of(load_module(TERRAFORM_DIR / "examples" / "local"))
     assert set(example["helm_aws"]) <= chart_keys
+
+
+def _helm_install_commands(text: str) -> list[str]:
+    """Each `helm upgrade --install` / `helm install` command, continuation lines joined."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    return [
+        line.strip()
+        for line in joined.splitlines()
+        if re.search(r"helm(\s+upgrade\s+--install|\s+install)\s", line)
+    ]
+
+
+def test_every_documented_install_goes_to_the_namespace_the_roles_trust() -> None:
+    """The IRSA roles trust `system:serviceaccount:<namespace>:<sa>` only (modules/cluster, var
+    `namespace`): a release installed without `--namespace` gets no AWS credentials at all."""
+    sources = [
+        TERRAFORM_DIR / "README.md",
+        TERRAFORM_DIR.parent / "mk" / "terraform.mk",
+        TERRAFORM_DIR.parent / "charts" / "siteveil" / "README.md",
+    ]
+    commands = [(path, c) for path in sources for c in _helm_install_commands(path.read_text())]
+    assert len(commands) >= 3, commands
+    for path, command in commands:
+        assert re.search(r"(--namespace|-n)[ =]\S", command), f"{path.name}: {command}"

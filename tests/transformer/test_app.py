@@ -39,7 +39,7 @@ def post(
     data: Any,
     *,
     structured: bool = False,
-    etype: str = "dev.knative.connector.event.aws-sqs",
+    etype: str = "dev.knative.eventing.aws-sqs",
 ) -> Any:
     event = CloudEvent({"type": etype, "source": "test", "id": "ev-1"}, data)
     headers, body = (to_structured if structured else to_binary)(event)

@@ -99,7 +99,7 @@ def test_s3_notification_keys_are_url_decoded() -> None:
 @pytest.mark.parametrize("inner", [eventbridge(), s3_notification()], ids=["eventbridge", "s3"])
 def test_sqs_message_body_as_integrationsource_sends_it(inner: dict[str, Any]) -> None:
     """Knative IntegrationSource aws.sqs: data is the raw SQS body (a JSON string)."""
-    headers, body = http_event(inner, etype="dev.knative.connector.event.aws-sqs", raw=True)
+    headers, body = http_event(inner, etype="dev.knative.eventing.aws-sqs", raw=True)
     [obj] = objects_created(parse_cloudevent(headers, body))
     assert obj.key == KEY
 

@@ -63,16 +63,18 @@ app.kubernetes.io/part-of: siteveil
 {{- end -}}
 
 {{/*
-The CloudEvent type the triggers filter on: the one the configured source emits, unless set.
-A reply type (siteveil.*) would make the InferenceService consume its own replies: refused.
+The CloudEvent type the triggers filter on: the type the configured source emits, by
+construction (there is no value to override it: a filter the source does not match processes
+nothing, and the source has already deleted the SQS message). Upstream sources of each type:
+- IntegrationSource aws.sqs: `dev.knative.eventing.aws-sqs` (knative-extensions/
+  eventing-integrations aws-sqs-source/src/main/resources/application.properties, ce-type
+  override, since Nov 2024; knative/eventing test/rekt/resources/integrationsource).
+- TriggerMesh AWSEventBridgeSource: `com.amazon.events.event` (triggermesh/triggermesh
+  docs: docs/sources/awseventbridge.md, "Events produced have the following attributes").
 */}}
 {{- define "siteveil.eventType" -}}
-{{- $default := ternary "dev.knative.connector.event.aws-sqs" "com.amazon.events.event" (eq .Values.source.kind "IntegrationSource") -}}
-{{- $type := default $default .Values.trigger.eventType -}}
-{{- if hasPrefix "siteveil." $type -}}
-{{- fail (printf "trigger.eventType %q is a siteveil reply type: the InferenceService would consume its own replies" $type) -}}
-{{- end -}}
-{{- $type -}}
+{{- $types := dict "IntegrationSource" "dev.knative.eventing.aws-sqs" "AWSEventBridgeSource" "com.amazon.events.event" -}}
+{{- required (printf "source.kind %q has no known event type" .Values.source.kind) (get $types .Values.source.kind) -}}
 {{- end -}}
 
 {{- define "siteveil.image" -}}
@@ -150,13 +152,32 @@ A shadow never gets --delete_original.
 {{- end }}
 {{- end -}}
 
-{{/* Pod-level scheduling shared by inference pods and the warm-capacity placeholders. */}}
+{{/*
+The GPU a TensorRT plan was built on, as Karpenter's `karpenter.k8s.aws/instance-gpu-name`
+label names it, and the EC2 family that has it. A plan built without hardware compatibility
+loads only on the GPU type it was built for (TensorRT developer guide, "Hardware
+Compatibility"); g5 (A10G, Ampere) and g6 / g6e (L4 / L40S, Ada) are different types. Label
+values per family: aws/karpenter-provider-aws website/content/en/preview/reference/instance-types.md.
+*/}}
+{{- define "siteveil.gpuFamilies" -}}
+{{- toJson (dict "a10g" "g5" "l4" "g6" "l40s" "g6e" "t4" "g4dn" "a100" "p4d" "h100" "p5") -}}
+{{- end -}}
+
+{{/*
+Pod-level scheduling shared by inference pods and the warm-capacity pods: the GPU node selector
+and tolerations, plus the model's GPU type (`model.gpuName`) when its plan is pinned to one.
+Input: dict with root and gpuName.
+*/}}
 {{- define "siteveil.gpuScheduling" -}}
-{{- with .Values.inference.nodeSelector }}
+{{- $selector := deepCopy (default dict .root.Values.inference.nodeSelector) -}}
+{{- with .gpuName -}}
+{{- $_ := set $selector "karpenter.k8s.aws/instance-gpu-name" . -}}
+{{- end -}}
+{{- with $selector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.inference.tolerations }}
+{{- with .root.Values.inference.tolerations }}
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
@@ -170,11 +191,15 @@ resources:
   requests:
     cpu: {{ .cpu | quote }}
     memory: {{ .memory | quote }}
+    {{- if .gpu }}
     nvidia.com/gpu: {{ .gpu }}
+    {{- end }}
   limits:
     cpu: {{ .cpu | quote }}
     memory: {{ .memory | quote }}
+    {{- if .gpu }}
     nvidia.com/gpu: {{ .gpu }}
+    {{- end }}
 securityContext:
   allowPrivilegeEscalation: false
   readOnlyRootFilesystem: true
@@ -198,5 +223,23 @@ app.kubernetes.io/component: api
 {{- define "siteveil.cognitoIssuer" -}}
 {{- with .Values.aws.cognitoUserPoolId -}}
 {{- printf "https://cognito-idp.%s.amazonaws.com/%s" (splitList "_" . | first) . -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Replication factor of a Kafka topic: the value when set, else min(3, bootstrap servers). A topic
+cannot have more replicas than the cluster has brokers; an explicit value above the number of
+bootstrap servers is refused (each bootstrap server is a broker, so that many exist at least;
+Terraform's helm_values sets the value from the real broker count). Input: dict with root,
+value, key.
+*/}}
+{{- define "siteveil.replicationFactor" -}}
+{{- $brokers := len (splitList "," .root.Values.aws.mskBootstrapServers) -}}
+{{- if kindIs "invalid" .value -}}
+{{- min 3 $brokers -}}
+{{- else if gt (int .value) $brokers -}}
+{{- fail (printf "%s (%v) exceeds the %d brokers of aws.mskBootstrapServers: Kafka would never create the topic" .key .value $brokers) -}}
+{{- else -}}
+{{- .value -}}
 {{- end -}}
 {{- end -}}

@@ -10,6 +10,13 @@ provider "aws" {
   }
 }
 
+locals {
+  # One MSK broker per subnet (two or three zones). Kafka refuses a topic whose replication
+  # factor exceeds the broker count, so the chart's topics take min(3, brokers) (helm_values).
+  msk_broker_count  = length(var.private_subnet_ids) == 2 ? 2 : 3
+  kafka_replication = min(3, local.msk_broker_count)
+}
+
 module "storage" {
   source = "../../modules/storage"
 
@@ -34,6 +41,7 @@ module "cluster" {
   subnet_ids         = var.private_subnet_ids
   cluster_admin_arns = var.cluster_admin_arns
   gpu_capacity       = var.gpu_capacity
+  kafka_broker_class = var.kafka_broker_class
 
   storage = {
     uploads_bucket_arn   = module.storage.uploads_bucket_arn
@@ -64,7 +72,7 @@ module "streaming" {
   name                      = var.name
   vpc_id                    = var.vpc_id
   subnet_ids                = var.private_subnet_ids
-  broker_count              = length(var.private_subnet_ids) == 2 ? 2 : 3
+  broker_count              = local.msk_broker_count
   client_security_group_ids = [module.cluster.cluster_security_group_id]
 }
 
@@ -73,4 +81,5 @@ module "auth" {
 
   name          = var.name
   domain_prefix = var.cognito_domain_prefix
+  tenants       = var.tenants
 }

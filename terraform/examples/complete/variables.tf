@@ -40,6 +40,18 @@ variable "cognito_domain_prefix" {
   type        = string
 }
 
+variable "tenants" {
+  description = "Tenant ids that get a Cognito machine client each (modules/auth). Empty: the API takes API keys only."
+  type        = list(string)
+  default     = []
+}
+
+variable "kafka_broker_class" {
+  description = "Knative Kafka broker class (chart `broker.class`): Kafka or KafkaNamespaced."
+  type        = string
+  default     = "Kafka"
+}
+
 variable "cluster_admin_arns" {
   description = "IAM principals with cluster-admin on EKS."
   type        = list(string)

@@ -1,7 +1,12 @@
-# Identity for the upload API. Customers' systems get an app client and obtain access tokens with
-# the OAuth2 client-credentials grant; the upload API verifies them against the pool's JWKS
-# (signature, `iss`, `token_use = access`, `client_id` and the `uploads:write` scope). Accounts
-# are created by administrators only: no self sign-up.
+# Identity for the upload API. Each tenant's system gets an app client of its own and obtains
+# access tokens with the OAuth2 client-credentials grant. Such tokens carry no user attributes
+# (no `custom:tenant`): the tenant travels as a scope. The resource server declares
+# `uploads:write` and one `tenant:<id>` scope per tenant; tenant <id>'s client is allowed exactly
+# `uploads:write` + `tenant:<id>`, and Cognito grants a client only its allowed scopes. The upload
+# API (api/auth.py, `SITEVEIL_API_RESOURCE_SERVER` = `resource_server_identifier`) checks the
+# signature against the pool's JWKS, `iss`, `token_use = access`, `client_id` (one of
+# `client_ids`), the `uploads:write` scope, and takes the tenant from the one `tenant:<id>` scope.
+# Accounts are created by administrators only: no self sign-up.
 
 data "aws_region" "current" {}
 
@@ -63,23 +68,38 @@ resource "aws_cognito_resource_server" "upload_api" {
     scope_name        = "uploads:write"
     scope_description = "Request presigned upload URLs"
   }
+
+  # One scope per tenant: the tenant a machine client acts for (the API reads it from `scope`).
+  dynamic "scope" {
+    for_each = sort(var.tenants)
+    content {
+      scope_name        = "tenant:${scope.value}"
+      scope_description = "Act for tenant ${scope.value}"
+    }
+  }
 }
 
-# Machine-to-machine client: client id + secret → access token with the uploads:write scope.
-resource "aws_cognito_user_pool_client" "upload_api" {
-  name                                 = "${var.name}-upload-api"
+# Machine-to-machine clients, one per tenant: client id + secret → access token with the
+# uploads:write scope and the tenant's own scope.
+resource "aws_cognito_user_pool_client" "tenant" {
+  for_each = toset(var.tenants)
+
+  name                                 = "${var.name}-tenant-${each.key}"
   user_pool_id                         = aws_cognito_user_pool.this.id
   generate_secret                      = true
   allowed_oauth_flows                  = ["client_credentials"]
   allowed_oauth_flows_user_pool_client = true
-  allowed_oauth_scopes                 = [local.upload_scope]
-  supported_identity_providers         = ["COGNITO"]
-  explicit_auth_flows                  = ["ALLOW_REFRESH_TOKEN_AUTH"]
-  prevent_user_existence_errors        = "ENABLED"
-  enable_token_revocation              = true
-  access_token_validity                = var.access_token_validity_minutes
-  id_token_validity                    = var.access_token_validity_minutes
-  refresh_token_validity               = 1
+  allowed_oauth_scopes = [
+    local.upload_scope,
+    "${aws_cognito_resource_server.upload_api.identifier}/tenant:${each.key}",
+  ]
+  supported_identity_providers  = ["COGNITO"]
+  explicit_auth_flows           = ["ALLOW_REFRESH_TOKEN_AUTH"]
+  prevent_user_existence_errors = "ENABLED"
+  enable_token_revocation       = true
+  access_token_validity         = var.access_token_validity_minutes
+  id_token_validity             = var.access_token_validity_minutes
+  refresh_token_validity        = 1
 
   token_validity_units {
     access_token  = "minutes"

@@ -18,9 +18,14 @@ output "jwks_url" {
   value       = "${local.issuer}/.well-known/jwks.json"
 }
 
-output "audience" {
-  description = "The app client id. Cognito access tokens carry it as `client_id` (they have no `aud`); ID tokens carry it as `aud`."
-  value       = aws_cognito_user_pool_client.upload_api.id
+output "client_ids" {
+  description = "App client id of each tenant (tenant → id): the API's accepted audiences. Cognito access tokens carry it as `client_id` (they have no `aud`)."
+  value       = { for tenant, client in aws_cognito_user_pool_client.tenant : tenant => client.id }
+}
+
+output "resource_server_identifier" {
+  description = "Resource-server identifier: the API's SITEVEIL_API_RESOURCE_SERVER (chart `aws.cognitoResourceServer`); scopes are `<it>/uploads:write` and `<it>/tenant:<id>`."
+  value       = aws_cognito_resource_server.upload_api.identifier
 }
 
 output "upload_scope" {
@@ -33,8 +38,18 @@ output "token_endpoint" {
   value       = "https://${aws_cognito_user_pool_domain.this.domain}.auth.${data.aws_region.current.name}.amazoncognito.com/oauth2/token"
 }
 
-output "client_secret" {
-  description = "Secret of the upload-API app client (hand it to the customer's system, never to a browser)."
-  value       = aws_cognito_user_pool_client.upload_api.client_secret
+output "client_secrets" {
+  description = "Secret of each tenant's app client (tenant → secret; hand it to that tenant's system, never to a browser)."
+  value       = { for tenant, client in aws_cognito_user_pool_client.tenant : tenant => client.client_secret }
   sensitive   = true
+}
+
+output "tenant_client_scopes" {
+  description = "OAuth scopes each tenant's client may request (tenant → scopes)."
+  value       = { for tenant, client in aws_cognito_user_pool_client.tenant : tenant => client.allowed_oauth_scopes }
+}
+
+output "resource_server_scopes" {
+  description = "Scope names the resource server declares (`uploads:write`, `tenant:<id>`…)."
+  value       = [for scope in aws_cognito_resource_server.upload_api.scope : scope.scope_name]
 }

@@ -29,6 +29,29 @@ variable "api_identifier" {
   }
 }
 
+variable "tenants" {
+  description = "Tenant ids that get a machine app client each (`[a-z0-9-]{1,64}`, the key layout's tenant). The tenant reaches the API as the client's `<api_identifier>/tenant:<id>` scope."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for t in var.tenants : can(regex("^[a-z0-9-]{1,64}$", t))])
+    error_message = "tenants must be ids of 1-64 lower-case letters, digits or '-' (the tenant segment of incoming/<tenant>/...)."
+  }
+
+  validation {
+    condition     = length(distinct(var.tenants)) == length(var.tenants)
+    error_message = "tenants must not repeat."
+  }
+
+  # Cognito API reference, ResourceServerType.Scopes: "Array Members: Maximum number of 100
+  # items"; one is uploads:write.
+  validation {
+    condition     = length(var.tenants) <= 99
+    error_message = "at most 99 tenants: a Cognito resource server holds at most 100 scopes (one is uploads:write). Use another pool (or a pre-token-generation Lambda) beyond that."
+  }
+}
+
 variable "access_token_validity_minutes" {
   description = "Lifetime of access tokens: short, since a stolen token can upload until it expires."
   type        = number

@@ -161,7 +161,10 @@ locals {
   optional_roles = merge(
     var.msk == null ? {} : {
       knative_kafka = {
-        subjects = [for s in var.knative_kafka_service_accounts : replace(s, "/", ":")]
+        subjects = concat(
+          [for s in var.knative_kafka_service_accounts : replace(s, "/", ":")],
+          var.kafka_broker_class == "KafkaNamespaced" ? ["${var.namespace}:knative-kafka-broker-data-plane"] : [],
+        )
         policies = ["kafka_client"]
         managed  = []
       }

@@ -48,6 +48,16 @@ output "api_role_arn" {
   value       = aws_iam_role.irsa["api"].arn
 }
 
+output "knative_kafka_service_accounts" {
+  description = "Service accounts (`namespace:name`) the Knative Kafka role trusts: annotate each with `knative_kafka_role_arn`."
+  value       = try(local.roles["knative_kafka"].subjects, [])
+}
+
+output "namespace" {
+  description = "Namespace the release's IRSA roles trust: install the chart there (`helm --namespace`)."
+  value       = var.namespace
+}
+
 output "knative_kafka_role_arn" {
   description = "IRSA role to annotate on Knative's Kafka controller and data-plane service accounts; null without MSK."
   value       = try(aws_iam_role.irsa["knative_kafka"].arn, null)

@@ -184,11 +184,29 @@ variable "service_accounts" {
 variable "knative_kafka_service_accounts" {
   description = "Service accounts of Knative's Kafka controller and data plane, `namespace/name`; they authenticate to MSK with the pod's IRSA credentials (`tokenProvider: MSKAccessTokenProvider`)."
   type        = list(string)
-  default     = ["knative-eventing/kafka-controller", "knative-eventing/knative-kafka-broker-data-plane"]
+  # The KafkaSink (dead letters) has a data plane of its own: kafka-sink-receiver runs as
+  # knative-kafka-sink-data-plane (knative-extensions/eventing-kafka-broker,
+  # data-plane/config/sink/500-receiver.yaml), not as the broker's data plane.
+  default = [
+    "knative-eventing/kafka-controller",
+    "knative-eventing/knative-kafka-broker-data-plane",
+    "knative-eventing/knative-kafka-sink-data-plane",
+  ]
 
   validation {
     condition     = alltrue([for s in var.knative_kafka_service_accounts : can(regex("^[a-z0-9-]+/[a-z0-9.-]+$", s))])
     error_message = "knative_kafka_service_accounts entries must be namespace/name."
+  }
+}
+
+variable "kafka_broker_class" {
+  description = "Knative Kafka broker class of the release (chart `broker.class`). KafkaNamespaced runs the broker's data plane in the release namespace, under a copy of `knative-kafka-broker-data-plane` (eventing-kafka-broker, control-plane/pkg/reconciler/broker/namespaced_broker.go), which the Kafka role then trusts too."
+  type        = string
+  default     = "Kafka"
+
+  validation {
+    condition     = contains(["Kafka", "KafkaNamespaced"], var.kafka_broker_class)
+    error_message = "kafka_broker_class must be Kafka or KafkaNamespaced."
   }
 }
 

@@ -66,19 +66,101 @@ variables {
   vpc_id                = "vpc-0123456789abcdef0"
   private_subnet_ids    = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]
   cognito_domain_prefix = "siteveil-test"
+  tenants               = ["acme", "globex"]
 }
 
 run "karpenter" {
   command = apply
 
   assert {
-    condition     = length(setsubtract(["region", "uploadsBucket", "uploadsPrefix", "resultsBucket", "queueUrl", "queueArn", "eventBusArn", "modelStorageUri", "mskBootstrapServers", "inferenceRoleArn", "shadowRoleArn", "eventSourceRoleArn", "apiRoleArn", "apiStateBucket", "cognitoUserPoolId", "cognitoAppClientIds", "eksClusterName", "karpenterNodeRoleName"], keys(output.helm_values.aws))) == 0
+    condition     = length(setsubtract(["region", "uploadsBucket", "uploadsPrefix", "resultsBucket", "queueUrl", "queueArn", "eventBusArn", "modelStorageUri", "mskBootstrapServers", "inferenceRoleArn", "shadowRoleArn", "eventSourceRoleArn", "apiRoleArn", "apiStateBucket", "cognitoUserPoolId", "cognitoAppClientIds", "cognitoResourceServer", "eksClusterName", "karpenterNodeRoleName"], keys(output.helm_values.aws))) == 0
     error_message = "helm_values.aws misses a chart key"
   }
 
   assert {
     condition     = output.helm_values.aws.uploadsPrefix == "incoming/"
     error_message = "uploads prefix must be incoming/"
+  }
+
+  # Issue 12 #11: Terraform's default GPU capacity is Karpenter, so the chart must render its
+  # NodePool (karpenter.enabled defaults to false in the chart).
+  assert {
+    condition     = output.helm_values.karpenter.enabled == true
+    error_message = "gpu_capacity = karpenter must switch the chart's Karpenter NodePool on"
+  }
+
+  # Issue 12 #4: three subnets, three brokers: replication factor 3.
+  assert {
+    condition     = output.helm_values.broker.replicationFactor == 3 && output.helm_values.deadLetter.replicationFactor == 3
+    error_message = "three MSK brokers: the topics' replication factor is 3"
+  }
+
+  # Issue 12 #9: one machine client per tenant, each allowed the upload scope and its own tenant
+  # scope only (client-credentials tokens carry no user attributes; the API reads the tenant from
+  # the scope).
+  assert {
+    condition     = length(output.helm_values.aws.cognitoAppClientIds) == 2 && output.helm_values.aws.cognitoResourceServer == "siteveil-upload-api"
+    error_message = "one Cognito app client per tenant, and the resource server identifier for the API"
+  }
+
+  assert {
+    condition     = toset(module.auth.tenant_client_scopes["acme"]) == toset(["siteveil-upload-api/uploads:write", "siteveil-upload-api/tenant:acme"])
+    error_message = "tenant acme's client must be allowed exactly uploads:write and tenant:acme"
+  }
+
+  # Issue 12 #3: dead letters go through kafka-sink-receiver, which runs as
+  # knative-kafka-sink-data-plane (eventing-kafka-broker data-plane/config/sink/500-receiver.yaml).
+  assert {
+    condition     = contains(output.knative_kafka_service_accounts, "knative-eventing:knative-kafka-sink-data-plane") && contains(output.knative_kafka_service_accounts, "knative-eventing:knative-kafka-broker-data-plane")
+    error_message = "the MSK role must trust the broker's and the KafkaSink's data planes"
+  }
+
+  # Issue 12 #10: the chart must be installed where the roles trust its service accounts.
+  assert {
+    condition     = output.namespace == "siteveil" && output.helm_values.broker.class == "Kafka"
+    error_message = "the release namespace the roles trust is an output"
+  }
+
+  assert {
+    condition     = contains(module.auth.resource_server_scopes, "tenant:globex") && contains(module.auth.resource_server_scopes, "uploads:write")
+    error_message = "the resource server must declare uploads:write and a tenant:<id> scope per tenant"
+  }
+}
+
+run "two_zones" {
+  command = apply
+
+  variables {
+    private_subnet_ids = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    tenants            = []
+  }
+
+  # Issue 12 #4: two brokers cannot hold three replicas (Kafka: replication factor larger than
+  # available brokers); the chart default of 3 left Broker and KafkaSink never Ready.
+  assert {
+    condition     = output.helm_values.broker.replicationFactor == 2 && output.helm_values.deadLetter.replicationFactor == 2
+    error_message = "two MSK brokers: the topics' replication factor must be 2"
+  }
+
+  # No tenant clients: the chart gets no pool (API keys only) rather than a pool without audience.
+  assert {
+    condition     = output.helm_values.aws.cognitoUserPoolId == "" && length(output.helm_values.aws.cognitoAppClientIds) == 0
+    error_message = "without tenants the API must run on API keys only"
+  }
+}
+
+run "namespaced_broker" {
+  command = apply
+
+  variables {
+    kafka_broker_class = "KafkaNamespaced"
+  }
+
+  # Issue 12 #10: a KafkaNamespaced broker's data plane runs in the release namespace under a
+  # copy of knative-kafka-broker-data-plane (eventing-kafka-broker namespaced_broker.go).
+  assert {
+    condition     = contains(output.knative_kafka_service_accounts, "siteveil:knative-kafka-broker-data-plane") && output.helm_values.broker.class == "KafkaNamespaced"
+    error_message = "a namespaced broker's data plane must be trusted in the release namespace"
   }
 }
 
@@ -92,5 +174,10 @@ run "managed_gpu_node_group" {
   assert {
     condition     = !contains(keys(output.helm_values.aws), "karpenterNodeRoleName")
     error_message = "without Karpenter the node role name must be left to the chart's default"
+  }
+
+  assert {
+    condition     = output.helm_values.karpenter.enabled == false
+    error_message = "managed node groups: no Karpenter NodePool in the chart"
   }
 }

@@ -213,3 +213,29 @@ run "auth_refuses_a_domain_prefix_cognito_rejects" {
   }
   expect_failures = [var.domain_prefix]
 }
+
+run "auth_refuses_a_tenant_outside_the_key_layout" {
+  command = plan
+  module {
+    source = "../../modules/auth"
+  }
+  variables {
+    name          = "siteveil-test"
+    domain_prefix = "siteveil-test"
+    tenants       = ["acme", "Globex/../x"]
+  }
+  expect_failures = [var.tenants]
+}
+
+run "auth_refuses_more_tenants_than_a_resource_server_has_scopes" {
+  command = plan
+  module {
+    source = "../../modules/auth"
+  }
+  variables {
+    name          = "siteveil-test"
+    domain_prefix = "siteveil-test"
+    tenants       = [for i in range(100) : "tenant-${i}"]
+  }
+  expect_failures = [var.tenants]
+}
