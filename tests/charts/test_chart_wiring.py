@@ -514,3 +514,30 @@ def test_dashboard_is_grafana_json_over_real_metrics(rendered: Rendered) -> None
     assert used and used <= _transformer_metric_names(), used - _transformer_metric_names()
     assert any("nv_inference_queue_duration_us" in e for e in exprs)
     assert any("DCGM_FI_PROF_SM_ACTIVE" in e for e in exprs)
+
+
+def test_several_models_per_image_reach_the_transformer() -> None:
+    """issue 10: which models run is a chart value; the transformer's own parser reads it."""
+    objs = render(
+        sets={
+            "inference.transformer.models": "{person_segmenter,person_detector,face_detector}",
+            "inference.transformer.minFacePx": "12",
+        }
+    )
+    isvc = one(objs, "InferenceService")
+    settings = parse_settings(container(isvc, "transformer-container")["args"])
+    assert settings.served_model_names == ("person_segmenter", "person_detector", "face_detector")
+    assert (settings.min_person_px, settings.min_face_px, settings.max_detector_tiles) == (
+        64,
+        12,
+        400,
+    )
+    default = parse_settings(
+        container(one(render(), "InferenceService"), "transformer-container")["args"]
+    )
+    assert default.served_model_names == (VALUES["model"]["name"],)
+
+
+def test_a_model_list_without_the_served_model_fails_to_render() -> None:
+    with pytest.raises(HelmFailed, match="must include model.name"):
+        render(sets={"inference.transformer.models": "{face_detector}"})

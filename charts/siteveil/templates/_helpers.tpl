@@ -139,6 +139,15 @@ A shadow never gets --delete_original.
 - --max_image_bytes={{ int64 $t.maxImageBytes }}
 - --max_image_pixels={{ int64 $t.maxImagePixels }}
 - --log_level={{ $t.logLevel }}
+{{- with $t.models }}
+{{- if not (has $.model.name .) }}
+{{- fail "inference.transformer.models must include model.name (the model KServe names)" }}
+{{- end }}
+- --models={{ join "," . }}
+{{- end }}
+- --min_person_px={{ $t.minPersonPx }}
+- --min_face_px={{ $t.minFacePx }}
+- --max_detector_tiles={{ $t.maxDetectorTiles }}
 {{- if .shadow }}
 - --shadow
 {{- else if $t.deleteOriginal }}
