@@ -43,7 +43,16 @@ def check_models(settings: object) -> str | None:
 
     Triton may not be up yet (it starts beside us in the pod): then the check is left to the
     readiness probe, which stays false, with the reason logged, until every model is usable.
+    The check runs in a child process: tritonclient's gevent hub must not exist in the Gunicorn
+    master, whose forked workers would inherit it broken (their first Triton call never returns).
     """
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        return pool.apply(_check_models_here, (settings,))
+
+
+def _check_models_here(settings: object) -> str | None:
     from transformer.errors import ModelContractError, PredictorUnavailable
     from transformer.predictor import TritonPredictor
 
