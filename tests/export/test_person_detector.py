@@ -105,6 +105,7 @@ def test_a_batch_gives_what_each_image_gives_alone(detect) -> None:  # type: ign
     np.testing.assert_allclose(batch, singles, atol=1e-5)
 
 
+@pytest.mark.slow  # TF.js on its pure-JS CPU backend: 20-80 s per 512² image
 def test_parity_with_tensorflow_js_on_photos_and_a_batch(
     centernet_json: Path, served: onnx.ModelProto
 ) -> None:
