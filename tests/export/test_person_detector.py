@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from onnx import helper, numpy_helper
 from skimage import data as skdata
 
 from export.detector_measure import (
@@ -40,7 +41,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE = REPO_ROOT / ".cache" / "export"
 MODEL_DIR = REPO_ROOT / "model_repository" / NAME
 ASTRONAUT_BOX = np.array([20, 10, 365, 512]) / 512  # the person in skimage's astronaut()
-STANDARD_OPS = {
+# Operators marked "Y" in onnx/onnx-tensorrt docs/operators.md (read at commit 009d6541: the
+# TensorRT 8.4 matrix; later TensorRT versions only add), the ones the served graph may use.
+TENSORRT_OPS = {
     "Conv", "Mul", "Add", "Sub", "Div", "Clip", "Relu", "Sigmoid", "ReduceMean", "Concat",
     "Resize", "Transpose", "Identity", "Slice", "MaxPool", "Equal", "Where", "Reshape", "TopK",
     "Unsqueeze", "Expand", "GatherElements", "Cast", "Floor", "GreaterOrEqual",
@@ -69,9 +72,29 @@ def test_served_graph_follows_the_detector_contract(served: onnx.ModelProto) -> 
     dims = lambda v: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]  # noqa: E731
     assert dims(inp) == ["batch", INPUT_SIZE, INPUT_SIZE, 3]
     assert dims(out) == ["batch", TOP_K, 5]
-    assert {n.op_type for n in served.graph.node} <= STANDARD_OPS
+    assert {n.op_type for n in served.graph.node} <= TENSORRT_OPS
     assert all(n.domain in ("", "ai.onnx") for n in served.graph.node)
     assert served.opset_import[0].version == 17
+
+
+def test_served_graph_meets_the_tensorrt_parser_restrictions(served: onnx.ModelProto) -> None:
+    """Same source: Conv weights, TopK K, Slice/Unsqueeze axes are initializers; Resize uses a
+    supported mode; pools are 2-D."""
+    inits = {i.name: numpy_helper.to_array(i) for i in served.graph.initializer}
+    for n in served.graph.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        if n.op_type == "Conv":
+            assert n.input[1] in inits and len(attrs["kernel_shape"]) == 2
+        if n.op_type == "TopK":
+            assert n.input[1] in inits and attrs.get("sorted", 1) == 1
+            assert int(inits[n.input[1]][0]) == TOP_K < 3840
+        if n.op_type in ("Slice", "Unsqueeze"):
+            assert all(name in inits for name in n.input[1:] if name), n.name
+        if n.op_type == "Resize":
+            assert attrs["mode"] == b"linear"
+            assert attrs["coordinate_transformation_mode"] == b"asymmetric"  # as TF.js resizes
+        if n.op_type == "MaxPool":
+            assert len(attrs["kernel_shape"]) == 2
 
 
 def test_the_astronaut_is_boxed_and_empty_scenes_are_not(detect) -> None:  # type: ignore[no-untyped-def]
