@@ -839,10 +839,10 @@ def op_kinds(graph: TfjsGraph, outputs: Sequence[str] | None = None) -> set[str]
 def _value_info(name: str, v: Value, batch_dynamic: bool) -> onnx.ValueInfoProto:
     if v.dtype not in _ONNX_TYPES:
         raise ExportError(f"output {name!r} has dtype {v.dtype}")
-    dims: list[int | str] | None = None
-    if v.shape is not None:
+    dims: list[int | str | None] | None = None
+    if v.shape is not None:  # -1: unknown; on axis 0 of a dynamic-batch graph, the batch
         dims = [
-            BATCH_DIM if i == 0 and batch_dynamic else (d if d > 0 else "?")
+            d if d > 0 else (BATCH_DIM if i == 0 and batch_dynamic else None)
             for i, d in enumerate(v.shape)
         ]
     return helper.make_tensor_value_info(name, _ONNX_TYPES[v.dtype], dims)
