@@ -30,7 +30,9 @@ from export.person_detector import (
     box_iou,
     build_onnx,
     check_parity,
+    compare_boxes,
     photo_tensor,
+    reference_person_boxes,
     spec,
 )
 from export.tfjs_runtime import node_status
@@ -208,3 +210,34 @@ def test_make_model_wrote_a_manifest_with_source_licence_and_parity() -> None:
     assert parity["passed"] and len(parity["cases"]) == 2 * len(PARITY_PHOTOS)
     assert manifest["options"]["contract"] == CONTRACT.parameters()
     assert set(manifest["files"]) == {"model.onnx", "model.py"}
+
+
+def _tfjs_rows(*rows: tuple[float, float, float, float, float, int]) -> np.ndarray:
+    """TF.js detections [1, n, 6] in input pixels (x0, y0, x1, y1, score, class)."""
+    return np.array(rows, np.float32)[None]
+
+
+def test_box_parity_catches_missing_moved_and_rescored_person_boxes() -> None:
+    tfjs = _tfjs_rows(
+        (0, 0, 256, 512, 0.9, 0),  # a person
+        (256, 0, 512, 256, 0.5, 2),  # a car: not compared
+        (300, 300, 400, 500, 0.4, 0),  # another person
+        (10, 10, 20, 20, 0.1, 0),  # under the compared score
+    )
+    reference = reference_person_boxes(tfjs)
+    assert reference.shape == (3, 5)
+    ours = np.zeros((TOP_K, 5), np.float32)
+    ours[0] = [0, 0, 0.5, 1, 0.9]
+    ours[1] = [300 / 512, 300 / 512, 400 / 512, 500 / 512, 0.4]
+    assert compare_boxes(reference, ours, tfjs[0, :, 4], 0.2) == (2, 2, 1.0, 0.0)
+    missing = ours.copy()
+    missing[1] = 0
+    assert compare_boxes(reference, missing, tfjs[0, :, 4], 0.2)[:2] == (2, 1)
+    moved = ours.copy()
+    moved[1, [0, 2]] += 0.05
+    assert compare_boxes(reference, moved, tfjs[0, :, 4], 0.2)[2] < 0.8
+    rescored = ours.copy()
+    rescored[1, 4] = 0.45
+    assert compare_boxes(reference, rescored, tfjs[0, :, 4], 0.2)[3] == pytest.approx(0.05)
+    # boxes TF.js dropped from its top 100 (lowest kept score 0.5 here) are not held against us
+    assert compare_boxes(reference, ours, np.array([0.9, 0.5]), 0.2) == (1, 1, 1.0, 0.0)
