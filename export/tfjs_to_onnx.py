@@ -378,8 +378,8 @@ def _activation(b: _Builder, x: str, op: str, node: TfjsNode) -> str:
             "Clip",
             [
                 x,
-                b.initializer(np.float32(0), name + "_min"),
-                b.initializer(np.float32(6), name + "_max"),
+                b.initializer(np.array(0, np.float32), name + "_min"),
+                b.initializer(np.array(6, np.float32), name + "_max"),
             ],
             name,
         )
@@ -551,9 +551,10 @@ def _reduce(onnx_op: str) -> Handler:
         x = b.value(node.inputs[0])
         axes = [int(a) for a in b.required_const(node, 1).reshape(-1)]
         keep = bool(_attr(node, "keep_dims", False))
-        rank = len(x.shape) if x.shape is not None else None
-        if rank is None:
+        if x.shape is None:
             raise UnsupportedOperator(node.op, f"{node.name!r}: input of unknown rank")
+        in_shape = x.shape
+        rank = len(in_shape)
         axes = [a % rank for a in axes]
         go_nchw = x.nchw and keep
         src = x.name if go_nchw else b.plain(x)
@@ -568,9 +569,9 @@ def _reduce(onnx_op: str) -> Handler:
         else:
             y = b.node(onnx_op, [src], node.name, axes=onnx_axes, keepdims=int(keep))
         shape = (
-            tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+            tuple(1 if i in axes else d for i, d in enumerate(in_shape))
             if keep
-            else tuple(d for i, d in enumerate(x.shape) if i not in axes)
+            else tuple(d for i, d in enumerate(in_shape) if i not in axes)
         )
         return Value(y, x.dtype, shape, go_nchw)
 
@@ -588,10 +589,12 @@ def _concat(b: _Builder, node: TfjsNode) -> Value:
     go_nchw = rank == 4 and any(v.nchw for v in values)
     names = [b.nchw(v) if go_nchw else b.plain(v) for v in values]
     y = b.node("Concat", names, node.name, axis=_AXIS_TO_NCHW[axis] if go_nchw else axis)
+    shapes = [v.shape for v in values]
     shape = None
-    if all(v.shape is not None for v in values):
-        total = sum(v.shape[axis] for v in values)  # type: ignore[index]
-        shape = tuple(total if i == axis else d for i, d in enumerate(values[0].shape))  # type: ignore[union-attr]
+    if all(s is not None for s in shapes):
+        known = [s for s in shapes if s is not None]
+        total = sum(s[axis] for s in known)
+        shape = tuple(total if i == axis else d for i, d in enumerate(known[0]))
     return Value(y, values[0].dtype, shape, go_nchw)
 
 
@@ -836,10 +839,10 @@ def op_kinds(graph: TfjsGraph, outputs: Sequence[str] | None = None) -> set[str]
 def _value_info(name: str, v: Value, batch_dynamic: bool) -> onnx.ValueInfoProto:
     if v.dtype not in _ONNX_TYPES:
         raise ExportError(f"output {name!r} has dtype {v.dtype}")
-    dims: list[int | str] | None = None
-    if v.shape is not None:
+    dims: list[int | str | None] | None = None
+    if v.shape is not None:  # -1: unknown; on axis 0 of a dynamic-batch graph, the batch
         dims = [
-            BATCH_DIM if i == 0 and batch_dynamic else (d if d > 0 else "?")
+            d if d > 0 else (BATCH_DIM if i == 0 and batch_dynamic else None)
             for i, d in enumerate(v.shape)
         ]
     return helper.make_tensor_value_info(name, _ONNX_TYPES[v.dtype], dims)
@@ -882,7 +885,7 @@ def convert(
     graph_inputs = []
     for node, name in zip(placeholders, in_names, strict=True):
         dtype = _TF_TYPES.get(_attr(node, "dtype", "DT_FLOAT"))
-        if dtype != np.float32:
+        if dtype is None or dtype != np.float32:
             raise UnsupportedOperator("Placeholder", f"{node.name!r} must be float32")
         dims = node.attrs.get("shape", {}).get("shape", {}).get("dim", [])
         shape = tuple(int(d.get("size", -1)) for d in dims)

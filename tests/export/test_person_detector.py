@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from onnx import helper, numpy_helper
 from skimage import data as skdata
 
 from export.detector_measure import (
@@ -29,7 +30,9 @@ from export.person_detector import (
     box_iou,
     build_onnx,
     check_parity,
+    compare_boxes,
     photo_tensor,
+    reference_person_boxes,
     spec,
 )
 from export.tfjs_runtime import node_status
@@ -40,7 +43,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE = REPO_ROOT / ".cache" / "export"
 MODEL_DIR = REPO_ROOT / "model_repository" / NAME
 ASTRONAUT_BOX = np.array([20, 10, 365, 512]) / 512  # the person in skimage's astronaut()
-STANDARD_OPS = {
+# Operators marked "Y" in onnx/onnx-tensorrt docs/operators.md (read at commit 009d6541: the
+# TensorRT 8.4 matrix; later TensorRT versions only add), the ones the served graph may use.
+TENSORRT_OPS = {
     "Conv", "Mul", "Add", "Sub", "Div", "Clip", "Relu", "Sigmoid", "ReduceMean", "Concat",
     "Resize", "Transpose", "Identity", "Slice", "MaxPool", "Equal", "Where", "Reshape", "TopK",
     "Unsqueeze", "Expand", "GatherElements", "Cast", "Floor", "GreaterOrEqual",
@@ -69,9 +74,29 @@ def test_served_graph_follows_the_detector_contract(served: onnx.ModelProto) -> 
     dims = lambda v: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]  # noqa: E731
     assert dims(inp) == ["batch", INPUT_SIZE, INPUT_SIZE, 3]
     assert dims(out) == ["batch", TOP_K, 5]
-    assert {n.op_type for n in served.graph.node} <= STANDARD_OPS
+    assert {n.op_type for n in served.graph.node} <= TENSORRT_OPS
     assert all(n.domain in ("", "ai.onnx") for n in served.graph.node)
     assert served.opset_import[0].version == 17
+
+
+def test_served_graph_meets_the_tensorrt_parser_restrictions(served: onnx.ModelProto) -> None:
+    """Same source: Conv weights, TopK K, Slice/Unsqueeze axes are initializers; Resize uses a
+    supported mode; pools are 2-D."""
+    inits = {i.name: numpy_helper.to_array(i) for i in served.graph.initializer}
+    for n in served.graph.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        if n.op_type == "Conv":
+            assert n.input[1] in inits and len(attrs["kernel_shape"]) == 2
+        if n.op_type == "TopK":
+            assert n.input[1] in inits and attrs.get("sorted", 1) == 1
+            assert int(inits[n.input[1]][0]) == TOP_K < 3840
+        if n.op_type in ("Slice", "Unsqueeze"):
+            assert all(name in inits for name in n.input[1:] if name), n.name
+        if n.op_type == "Resize":
+            assert attrs["mode"] == b"linear"
+            assert attrs["coordinate_transformation_mode"] == b"asymmetric"  # as TF.js resizes
+        if n.op_type == "MaxPool":
+            assert len(attrs["kernel_shape"]) == 2
 
 
 def test_the_astronaut_is_boxed_and_empty_scenes_are_not(detect) -> None:  # type: ignore[no-untyped-def]
@@ -105,6 +130,7 @@ def test_a_batch_gives_what_each_image_gives_alone(detect) -> None:  # type: ign
     np.testing.assert_allclose(batch, singles, atol=1e-5)
 
 
+@pytest.mark.slow  # TF.js on its pure-JS CPU backend: 20-80 s per 512² image
 def test_parity_with_tensorflow_js_on_photos_and_a_batch(
     centernet_json: Path, served: onnx.ModelProto
 ) -> None:
@@ -184,3 +210,34 @@ def test_make_model_wrote_a_manifest_with_source_licence_and_parity() -> None:
     assert parity["passed"] and len(parity["cases"]) == 2 * len(PARITY_PHOTOS)
     assert manifest["options"]["contract"] == CONTRACT.parameters()
     assert set(manifest["files"]) == {"model.onnx", "model.py"}
+
+
+def _tfjs_rows(*rows: tuple[float, float, float, float, float, int]) -> np.ndarray:
+    """TF.js detections [1, n, 6] in input pixels (x0, y0, x1, y1, score, class)."""
+    return np.array(rows, np.float32)[None]
+
+
+def test_box_parity_catches_missing_moved_and_rescored_person_boxes() -> None:
+    tfjs = _tfjs_rows(
+        (0, 0, 256, 512, 0.9, 0),  # a person
+        (256, 0, 512, 256, 0.5, 2),  # a car: not compared
+        (300, 300, 400, 500, 0.4, 0),  # another person
+        (10, 10, 20, 20, 0.1, 0),  # under the compared score
+    )
+    reference = reference_person_boxes(tfjs)
+    assert reference.shape == (3, 5)
+    ours = np.zeros((TOP_K, 5), np.float32)
+    ours[0] = [0, 0, 0.5, 1, 0.9]
+    ours[1] = [300 / 512, 300 / 512, 400 / 512, 500 / 512, 0.4]
+    assert compare_boxes(reference, ours, tfjs[0, :, 4], 0.2) == (2, 2, 1.0, 0.0)
+    missing = ours.copy()
+    missing[1] = 0
+    assert compare_boxes(reference, missing, tfjs[0, :, 4], 0.2)[:2] == (2, 1)
+    moved = ours.copy()
+    moved[1, [0, 2]] += 0.05
+    assert compare_boxes(reference, moved, tfjs[0, :, 4], 0.2)[2] < 0.8
+    rescored = ours.copy()
+    rescored[1, 4] = 0.45
+    assert compare_boxes(reference, rescored, tfjs[0, :, 4], 0.2)[3] == pytest.approx(0.05)
+    # boxes TF.js dropped from its top 100 (lowest kept score 0.5 here) are not held against us
+    assert compare_boxes(reference, ours, np.array([0.9, 0.5]), 0.2) == (1, 1, 1.0, 0.0)

@@ -3,6 +3,8 @@ TensorFlow's documented semantics), plus one tiny graph checked against TensorFl
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -355,3 +357,36 @@ def test_a_tiny_graph_matches_tensorflow_js_itself(tmp_path: Path) -> None:
     (ours,) = run(convert(read_graph_model(path)), x)
     assert ours.shape == reference.shape == (1, 5, 5, 4)
     np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "export", *args],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_cli_converts_a_model_json_and_names_an_unknown_op(tmp_path: Path) -> None:
+    w = RNG.standard_normal((1, 1, 2, 3)).astype(np.float32)
+    good = write(
+        tmp_path / "good",
+        [placeholder("x", (1, 4, 4, 2)), node("y", "Conv2D", ["x", "w"], **conv_attrs())],
+        {"w": w},
+        ["y"],
+    )
+    out = tmp_path / "good.onnx"
+    res = _cli("tfjs2onnx", str(good), str(out), "--input-name", "image")
+    assert res.returncode == 0, res.stderr
+    model = onnx.load(out)
+    assert model.graph.input[0].name == "image"
+    bad = write(
+        tmp_path / "bad", [placeholder("x", (1, 4)), node("y", "Softplus", ["x"])], {}, ["y"]
+    )
+    res = _cli("tfjs2onnx", str(bad), str(tmp_path / "bad.onnx"))
+    assert res.returncode == 2
+    assert "unsupported operator Softplus" in res.stderr
+    assert not (tmp_path / "bad.onnx").exists()
