@@ -13,6 +13,7 @@ from stack.config import StackConfig, model_list
 from stack.errors import AlreadyRunning, StackError
 from stack.lifecycle import (
     COMPONENTS,
+    components,
     describe,
     down,
     log_path,
@@ -41,6 +42,15 @@ def _parser() -> argparse.ArgumentParser:
         default=StackConfig().models,
         help="Triton models run on every image (default: %(default)s)",
     )
+    start.add_argument(
+        "--shadow",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="MODEL_DIR",
+        help="a candidate model directory to run in shadow mode beside the live model "
+        "(repeatable; see docs/shadow.md)",
+    )
     commands.add_parser("down", help="stop everything `up` started")
     commands.add_parser("status", help="what runs, and where")
     logs = commands.add_parser("logs", help="show the logs")
@@ -51,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _logs(config: StackConfig, component: str | None, lines: int, follow: bool) -> int:
-    names = [component] if component else list(COMPONENTS)
+    names = [component] if component else list(components(config))
     paths = {n: log_path(config, n) for n in names if log_path(config, n).exists()}
     if not paths:
         print(f"no logs in {config.logs_dir} (run `make up` first)")
@@ -83,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     config = StackConfig(state_dir=args.state_dir)
     if args.command == "up":
-        config = dataclasses.replace(config, models=args.models)
+        config = dataclasses.replace(config, models=args.models, shadows=tuple(args.shadow))
     try:
         if args.command == "up":
             print(
@@ -99,12 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "status":
             alive = running_components(config)
             recorded = read_state(config)
-            for name in COMPONENTS:
+            expected = components(config)
+            for name in expected:
                 print(f"{name:<12} {'running, pid ' + str(alive[name]) if name in alive else '-'}")
             if recorded is not None and alive:
                 print()
                 print(describe(recorded))
-            return 0 if alive.keys() == set(COMPONENTS) else 3
+            return 0 if alive.keys() == set(expected) else 3
         elif args.command == "logs":
             return _logs(config, args.component, args.lines, args.follow)
     except AlreadyRunning as exc:
