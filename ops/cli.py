@@ -123,6 +123,11 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--until", type=parse_time, default="now", help="window end (default: now)")
     report.add_argument("--output", type=Path, default=None, help="folder for the three files")
     report.add_argument("--s3", default=None, help="also upload them under this s3:// prefix")
+    report.add_argument(
+        "--s3-history",
+        action="store_true",
+        help="with --s3: write under <prefix>/<UTC time>/ and <prefix>/latest/",
+    )
     defaults = Thresholds()
     report.add_argument(
         "--max-p95-privacy-loss",
@@ -265,7 +270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for path in write_local(report, args.output):
                     print(f"wrote {path}")
             if args.s3:
-                for uri in write_s3(report, s3, args.s3):
+                prefixes = [args.s3]
+                if args.s3_history:
+                    stamp = report.context.generated_at.strftime("%Y%m%dT%H%M%SZ")
+                    base = args.s3.rstrip("/")
+                    prefixes = [f"{base}/{stamp}", f"{base}/latest"]
+                for uri in (u for prefix in prefixes for u in write_s3(report, s3, prefix)):
                     print(f"wrote {uri}")
             return REJECT_EXIT if args.fail_on_reject and not report.verdict.promote else 0
         release = Release(args.release, args.namespace, args.chart, args.helm)
