@@ -23,6 +23,7 @@ help:
 	@echo "make demo   - set up, start the local stack, anonymize sample images, write demo-output/"
 	@echo "make test   - set up and run every test"
 	@echo "make up / down / logs / status - the single-machine stack in the background"
+	@echo "make shadow-demo - a candidate model in shadow mode beside the demo model; report in shadow-output/"
 	@echo "make model  - build the demo model (TFLite -> ONNX) into model_repository/"
 	@echo "make engine - build a TensorRT plan (GPU machine with tensorrt; see export/README.md)"
 	@echo "make chart-lint / chart-test - helm lint + render + validate charts/siteveil"
@@ -52,7 +53,7 @@ lint: setup-dev
 	$(PY) -m pip install -q ruff mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy transformer export stack api siteveil_cli
+	$(VENV)/bin/mypy transformer export stack api siteveil_cli ops
 
 clean:
-	rm -rf $(VENV) .venv-* .tools .cache .stack demo-output
+	rm -rf $(VENV) .venv-* .tools .cache .stack demo-output .stack-shadow shadow-output

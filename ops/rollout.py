@@ -152,7 +152,8 @@ def isvc_status(obj: dict[str, Any]) -> IsvcStatus:
     """Readiness and traffic of an InferenceService object (its predictor component)."""
     meta = obj.get("metadata") or {}
     status = obj.get("status") or {}
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    conditions: list[dict[str, Any]] = status.get("conditions") or []
+    ready: dict[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
     predictor = (status.get("components") or {}).get("predictor") or {}
     traffic = tuple(
         Traffic(

@@ -63,7 +63,9 @@ def _thumbnail(store: ResultStore, pair: Pair) -> Thumbnail:
         return Thumbnail(pair.tenant, pair.image_id, None, None)
     live_mask = store.mask(pair.live)
     candidate_mask = (
-        store.mask(pair.candidate) if candidate_image is not None else np.zeros_like(live_mask)
+        store.mask(pair.candidate)
+        if candidate_image is not None and pair.candidate is not None
+        else np.zeros_like(live_mask)
     )
     live_jpeg = overlay(live_image, live_mask, candidate_mask)
     candidate_jpeg = (
