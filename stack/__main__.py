@@ -110,8 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             alive = running_components(config)
             recorded = read_state(config)
             expected = components(config)
+            width = max(len(name) for name in expected) + 1
             for name in expected:
-                print(f"{name:<12} {'running, pid ' + str(alive[name]) if name in alive else '-'}")
+                print(
+                    f"{name:<{width}} {'running, pid ' + str(alive[name]) if name in alive else '-'}"
+                )
             if recorded is not None and alive:
                 print()
                 print(describe(recorded))
