@@ -2,7 +2,8 @@
 
 The HTML carries everything inline (base64 JPEG thumbnails, an SVG histogram): one file an
 operator can attach to a change request. Thumbnails are made from the anonymized images only,
-with both masks drawn over them; an original upload is never read.
+with both masks drawn over them; an original upload is never read, and on the candidate's image
+the pixels it failed to mask (where the live model did) are painted over, never shown.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -48,15 +49,26 @@ class Thumbnail:
     candidate_jpeg: bytes | None
 
 
-def overlay(anonymized: bytes, live: np.ndarray, candidate: np.ndarray) -> bytes:
-    """A JPEG thumbnail of an anonymized image with both masks blended over it."""
+def overlay(
+    anonymized: bytes,
+    live: np.ndarray,
+    candidate: np.ndarray,
+    *,
+    side: Literal["live", "candidate"] = "live",
+) -> bytes:
+    """A JPEG thumbnail of one side's anonymized image with both masks blended over it.
+
+    On the candidate's image the pixels only the live model masks are painted over opaque: the
+    candidate left them visible, and the report must not show a person the live model hides.
+    """
     with Image.open(io.BytesIO(anonymized)) as image:
-        rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
+        rgb = np.asarray(image.convert("RGB"), dtype=np.float32).copy()
     if rgb.shape[:2] != live.shape or live.shape != candidate.shape:
         raise ValueError("image and masks differ in size")
+    live_only_alpha = 1.0 if side == "candidate" else 0.7
     for where, colour, alpha in (
         (live & candidate, BOTH, 0.35),
-        (live & ~candidate, LIVE_ONLY, 0.7),
+        (live & ~candidate, LIVE_ONLY, live_only_alpha),
         (candidate & ~live, CANDIDATE_ONLY, 0.55),
     ):
         rgb[where] = rgb[where] * (1 - alpha) + np.asarray(colour, np.float32) * alpha

@@ -69,7 +69,9 @@ def _thumbnail(store: ResultStore, pair: Pair) -> Thumbnail:
     )
     live_jpeg = overlay(live_image, live_mask, candidate_mask)
     candidate_jpeg = (
-        overlay(candidate_image, live_mask, candidate_mask) if candidate_image is not None else None
+        overlay(candidate_image, live_mask, candidate_mask, side="candidate")
+        if candidate_image is not None
+        else None
     )
     return Thumbnail(pair.tenant, pair.image_id, live_jpeg, candidate_jpeg)
 
