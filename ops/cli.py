@@ -216,6 +216,15 @@ def _passing_candidate(source: str) -> tuple[ModelVersion, dict[str, Any]]:
     return ModelVersion.parse(str(verdict["candidate"])), verdict
 
 
+def _rollback_hint(release: Release, verdict: dict[str, Any]) -> str | None:
+    """The rollback to the verdict's live model (none when its records named several)."""
+    try:
+        back = ModelVersion.parse(str(verdict.get("live")))
+    except OpsError:
+        return None
+    return f"# roll back with: {shown(rollback_command(release, back))}"
+
+
 def _isvc_name(args: argparse.Namespace) -> str:
     if args.isvc:
         return str(args.isvc)
@@ -281,25 +290,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         release = Release(args.release, args.namespace, args.chart, args.helm)
         if args.command == "canary":
             candidate, verdict = _passing_candidate(args.verdict)
-            back = (
-                ModelVersion.parse(str(verdict["live"]))
-                if "/" in str(verdict.get("live"))
-                else None
-            )
-            then = None
-            if back is not None:
-                then = f"# roll back with: {shown(rollback_command(release, back))}"
+            then = _rollback_hint(release, verdict)
             _apply(args, canary_command(release, candidate, args.percent), then)
         elif args.command == "promote":
             candidate, verdict = _passing_candidate(args.verdict)
-            back = (
-                ModelVersion.parse(str(verdict["live"]))
-                if "/" in str(verdict.get("live"))
-                else None
-            )
-            then = None
-            if back is not None:
-                then = f"# roll back with: {shown(rollback_command(release, back))}"
+            then = _rollback_hint(release, verdict)
             _apply(args, promote_command(release, candidate), then)
         elif args.command == "rollback":
             if args.to is None and args.verdict is None:
