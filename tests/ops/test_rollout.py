@@ -35,6 +35,11 @@ def test_promote_command_is_exactly_this() -> None:
     )
 
 
+def test_the_chart_readme_shows_the_promotion_ops_prints() -> None:
+    readme = (CHART_DIR / "README.md").read_text().replace("\\\n  ", "")
+    assert shown(promote_command(RELEASE, CANDIDATE)) in readme
+
+
 def test_a_canary_takes_a_share_not_all_or_nothing() -> None:
     assert "inference.canaryTrafficPercent=10" in canary_command(RELEASE, CANDIDATE, 10)
     for percent in (0, 100):
