@@ -105,3 +105,26 @@ def make_candidate(source: Path, target_root: Path, name: str, kind: Kind) -> Pa
         model_py.write_text(model_py.read_text() + (_BLIND if kind == "blind" else _EDGE_FAILS))
         (version_dir / "manifest.json").unlink(missing_ok=True)  # no longer the exported files
     return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m stack.candidates dim` → a candidate directory for `make up SHADOW=…`."""
+    import argparse
+
+    from stack.config import REPO_ROOT
+
+    parser = argparse.ArgumentParser(prog="python -m stack.candidates", description=__doc__)
+    parser.add_argument("kind", choices=KINDS)
+    parser.add_argument("--name", default=None, help="default: person_segmenter_<kind>")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / ".stack-candidates")
+    parser.add_argument(
+        "--source", type=Path, default=REPO_ROOT / "model_repository" / "person_segmenter"
+    )
+    args = parser.parse_args(argv)
+    name = args.name or f"{args.source.name}_{args.kind.replace('-', '_')}"
+    print(make_candidate(args.source, args.out, name, args.kind))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
