@@ -24,6 +24,7 @@ help:
 	@echo "make test   - set up and run every test"
 	@echo "make eval   - privacy evaluation through the local stack: eval-output/report.json + plot"
 	@echo "make up / down / logs / status - the single-machine stack in the background"
+	@echo "make shadow-demo - a candidate model in shadow mode beside the demo model; report in shadow-output/"
 	@echo "make model  - build the demo model (TFLite -> ONNX) into model_repository/"
 	@echo "make engine - build a TensorRT plan in .venv-engine (GPU machine; see export/README.md)"
 	@echo "make gpu-check - every model: plan, parity, throughput, Triton -> gpu-output/report.json"
@@ -54,7 +55,7 @@ lint: setup-dev
 	$(PY) -m pip install -q ruff mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy transformer export stack api siteveil_cli evaluation
+	$(VENV)/bin/mypy transformer export stack api siteveil_cli evaluation ops
 
 clean:
-	rm -rf $(VENV) .venv-* .tools .cache .stack demo-output eval-output
+	rm -rf $(VENV) .venv-* .tools .cache .stack demo-output eval-output .stack-shadow shadow-output

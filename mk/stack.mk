@@ -18,7 +18,7 @@ DEMO_DEPS += triton-venv
 .SECONDEXPANSION:
 
 up: setup $$(DEMO_DEPS)
-	@$(PY) -m stack --state-dir $(STACK_STATE) up
+	@$(PY) -m stack --state-dir $(STACK_STATE) up $(if $(SHADOW),$(addprefix --shadow ,$(SHADOW)))
 
 down:
 	@if [ -x $(PY) ]; then $(PY) -m stack --state-dir $(STACK_STATE) down; else echo "nothing was running (no $(PY))"; fi

@@ -15,6 +15,7 @@ from stack.lifecycle import (
     COMPONENTS,
     RESTARTABLE,
     restart_component,
+    components,
     describe,
     down,
     log_path,
@@ -42,6 +43,15 @@ def _parser() -> argparse.ArgumentParser:
         type=model_list,
         default=StackConfig().models,
         help="Triton models run on every image (default: %(default)s)",
+    )
+    start.add_argument(
+        "--shadow",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="MODEL_DIR",
+        help="a candidate model directory to run in shadow mode beside the live model "
+        "(repeatable; see docs/shadow.md)",
     )
     commands.add_parser("down", help="stop everything `up` started")
     commands.add_parser("status", help="what runs, and where")
@@ -88,7 +98,7 @@ def _redrive(
 
 
 def _logs(config: StackConfig, component: str | None, lines: int, follow: bool) -> int:
-    names = [component] if component else list(COMPONENTS)
+    names = [component] if component else list(components(config))
     paths = {n: log_path(config, n) for n in names if log_path(config, n).exists()}
     if not paths:
         print(f"no logs in {config.logs_dir} (run `make up` first)")
@@ -120,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     config = StackConfig(state_dir=args.state_dir)
     if args.command == "up":
-        config = dataclasses.replace(config, models=args.models)
+        config = dataclasses.replace(config, models=args.models, shadows=tuple(args.shadow))
     try:
         if args.command == "up":
             print(
@@ -136,12 +146,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "status":
             alive = running_components(config)
             recorded = read_state(config)
-            for name in COMPONENTS:
-                print(f"{name:<12} {'running, pid ' + str(alive[name]) if name in alive else '-'}")
+            expected = components(config)
+            width = max(len(name) for name in expected) + 1
+            for name in expected:
+                print(
+                    f"{name:<{width}} {'running, pid ' + str(alive[name]) if name in alive else '-'}"
+                )
             if recorded is not None and alive:
                 print()
                 print(describe(recorded))
-            return 0 if alive.keys() == set(COMPONENTS) else 3
+            return 0 if alive.keys() == set(expected) else 3
         elif args.command == "restart":
             pid = restart_component(config, args.component, kill=args.kill)
             print(f"{args.component} restarted, pid {pid}")

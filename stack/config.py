@@ -90,6 +90,11 @@ class StackConfig:
     transformer_port: int = 0
     api_port: int = 0
     startup_timeout_s: float = 180.0
+    # Shadow candidates: Triton model directories (config.pbtxt, configs/, <version>/) served by
+    # the same Triton beside the live models, each behind a `--shadow` transformer that the
+    # relay feeds every event too (stack/shadow.py).
+    shadows: tuple[Path, ...] = ()
+    shadow_workers: int = 1
 
     @property
     def logs_dir(self) -> Path:

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict
 from stack.aws import Queues, aws_env, provision, start_moto
 from stack.config import REPO_ROOT, StackConfig
 from stack.errors import AlreadyRunning, StackError
+from stack.shadow import PREFIX as SHADOW_PREFIX
+from stack.shadow import candidates, combined_repository, shadow_config
 from stack.processes import (
     free_port,
     is_alive,
@@ -51,6 +53,14 @@ COMPONENTS = ("moto", "triton", "transformer", "relay", "deadletters", "api")
 RESTARTABLE = ("triton", "transformer", "relay", "deadletters")
 
 
+def components(config: StackConfig) -> tuple[str, ...]:
+    """COMPONENTS plus the shadow transformers (`shadow-<candidate>`) this state directory has
+    pid files for, in start order (they start after the live transformer, before the relay)."""
+    pids = config.state_dir / "pids"
+    shadows = sorted(p.stem for p in pids.glob(f"{SHADOW_PREFIX}*.pid")) if pids.is_dir() else []
+    return (*COMPONENTS[:3], *shadows, *COMPONENTS[3:])
+
+
 class StackState(BaseModel):
     """What `up` wrote: where everything answers. Read by `status`, the demo and the tests."""
 
@@ -76,6 +86,8 @@ class StackState(BaseModel):
     logs_dir: str
     pids: dict[str, int]
     transformer_aws_endpoint: str | None = None  # a fault-injecting S3 proxy (the soak)
+    # shadow candidates: Triton model name → URL of its `--shadow` transformer
+    shadows: dict[str, str] = {}
 
     def env(self) -> dict[str, str]:
         """The AWS environment that points an SDK at this stack's emulator."""
@@ -110,7 +122,7 @@ def _locked(config: StackConfig) -> Iterator[None]:
 def running_components(config: StackConfig) -> dict[str, int]:
     """name → pid of the stack's processes that still run (stale pid files are ignored)."""
     alive = {}
-    for name in COMPONENTS:
+    for name in components(config):
         record = read_pid_file(_pid_path(config, name))
         if record is not None and record.matches_running_process():
             alive[name] = record.pid
@@ -240,10 +252,20 @@ def _start_transformer(
     return proc.pid
 
 
-def _start_relay(config: StackConfig, queues: Queues, sink: str, env: dict[str, str]) -> int:
+def _start_relay(
+    config: StackConfig,
+    queues: Queues,
+    sink: str,
+    env: dict[str, str],
+    shadow_sinks: Sequence[str] = (),
+) -> int:
+    """The relay, delivering to the transformer and, like a second Trigger, to each shadow."""
     path = log_path(config, "relay")
     offset = path.stat().st_size if path.exists() else 0
-    proc = spawn(relay_command(config, queues, sink), log_path=path, env=env, cwd=REPO_ROOT)
+    argv = relay_command(config, queues, sink)
+    for shadow in shadow_sinks:
+        argv += ["--shadow-sink", shadow]
+    proc = spawn(argv, log_path=path, env=env, cwd=REPO_ROOT)
     write_pid_file(_pid_path(config, "relay"), "relay", proc.pid)
     _wait_for_log_line(path, '"relay started"', proc.pid, "relay", 60, offset=offset)
     return proc.pid
@@ -283,8 +305,10 @@ def _start_all(config: StackConfig, started: dict[str, int]) -> StackState:
     started["api"] = proc.pid
     write_pid_file(_pid_path(config, "api"), "api", proc.pid)
 
+    found = candidates(config)
+    repository = combined_repository(config, found) if found else config.model_repository
     triton = start_triton(
-        config.model_repository,
+        repository,
         config_name=config.triton_config_name,
         log_path=log_path(config, "triton"),
         venv=config.triton_venv,
@@ -299,7 +323,31 @@ def _start_all(config: StackConfig, started: dict[str, int]) -> StackState:
     transformer_url = f"http://127.0.0.1:{port}"
     started["transformer"] = _start_transformer(config, triton.endpoints.http, port, env)
 
-    started["relay"] = _start_relay(config, queues, transformer_url + "/", env)
+    shadow_urls: dict[str, str] = {}
+    for candidate in found:
+        shadow_port = free_port()
+        shadow_urls[candidate.name] = f"http://127.0.0.1:{shadow_port}"
+        name = candidate.component
+        proc = spawn(
+            transformer_command(
+                shadow_config(config, candidate), triton.endpoints.http, shadow_port
+            ),
+            log_path=log_path(config, name),
+            env=env,
+            cwd=REPO_ROOT,
+        )
+        started[name] = proc.pid
+        write_pid_file(_pid_path(config, name), name, proc.pid)
+        wait_http_ok(
+            f"{shadow_urls[candidate.name]}/v2/health/ready",
+            name=f"shadow transformer {candidate.name}",
+            timeout_s=config.startup_timeout_s,
+            pid=proc.pid,
+            log_path=log_path(config, name),
+        )
+
+    shadow_sinks = [url + "/" for url in shadow_urls.values()]
+    started["relay"] = _start_relay(config, queues, transformer_url + "/", env, shadow_sinks)
     started["deadletters"] = _start_deadletters(config, queues.dead_letter_url, env)
 
     wait_http_ok(
@@ -330,6 +378,7 @@ def _start_all(config: StackConfig, started: dict[str, int]) -> StackState:
         replies_path=str(config.replies_path.resolve()),
         logs_dir=str(config.logs_dir.resolve()),
         pids=dict(started),
+        shadows=shadow_urls,
     )
 
 
@@ -346,7 +395,7 @@ def up(config: StackConfig) -> StackState:
             raise AlreadyRunning(f"the stack in {config.state_dir} is already running: {names}")
         _stop_recorded(config)  # stale pid files of a crashed stack
         config.logs_dir.mkdir(parents=True, exist_ok=True)
-        for name in COMPONENTS:
+        for name in (*COMPONENTS, *(c.component for c in candidates(config))):
             log_path(config, name).unlink(missing_ok=True)
         config.replies_path.unlink(missing_ok=True)
         started: dict[str, int] = {}
@@ -362,7 +411,7 @@ def up(config: StackConfig) -> StackState:
 def _stop_recorded(config: StackConfig) -> list[str]:
     """Stop every recorded process that still runs (reverse start order); forget the pid files."""
     stopped = []
-    for name in reversed(COMPONENTS):
+    for name in reversed(components(config)):
         path = _pid_path(config, name)
         record = read_pid_file(path)
         if record is not None and record.matches_running_process():
@@ -422,7 +471,8 @@ def restart_component(
             pid = _start_transformer(config, state.triton_http, _port(state.transformer_url), env)
         elif name == "relay":
             queues = Queues(state.queue_url, state.queue_arn, state.dead_letter_queue_url, "")
-            pid = _start_relay(config, queues, state.transformer_url + "/", env)
+            shadows = [url + "/" for url in state.shadows.values()]
+            pid = _start_relay(config, queues, state.transformer_url + "/", env, shadows)
         else:
             pid = _start_deadletters(config, state.dead_letter_queue_url, env)
         state = state.model_copy(update={"pids": {**state.pids, name: pid}})
@@ -442,7 +492,7 @@ def _write_state(config: StackConfig, state: StackState) -> None:
 
 def stop_component(config: StackConfig, name: str) -> bool:
     """Stop one part of a running stack (tests use it to take Triton away); True if it ran."""
-    if name not in COMPONENTS:
+    if name not in components(config):
         raise ValueError(f"unknown component {name!r}; one of {', '.join(COMPONENTS)}")
     with _locked(config):
         path = _pid_path(config, name)
@@ -480,6 +530,10 @@ def describe(state: StackState, *, python: Path | None = None, tenant: str = "ac
             f" / http://{state.triton_metrics}/metrics"
         ),
         f"transformer (POST CloudEvents)    {state.transformer_url}/",
+        *(
+            f"shadow {name:<26} {url}/ (results under shadow/{name}/)"
+            for name, url in state.shadows.items()
+        ),
         f"upload API (/openapi.json)        {state.api_url}",
         f"  dev JWT signing key + JWKS      {state.api_keys_dir}/",
         f"relay replies (JSONL)             {state.replies_path}",

@@ -85,6 +85,7 @@ class RelaySettings:
     max_in_flight: int = 4
     wait_time_s: int = 2
     event_type: str = EVENT_TYPE
+    shadow_sinks: tuple[str, ...] = ()  # shadow subscribers (stack/fanout.py)
 
 
 def verdict(status: int | None, retryable_4xx: frozenset[int] = RETRYABLE_4XX) -> Verdict:
@@ -391,6 +392,12 @@ def parse_args(argv: Sequence[str] | None = None) -> RelaySettings:
     )
     parser.add_argument("--max-in-flight", type=int, default=4)
     parser.add_argument("--wait-time", type=int, default=2, help="SQS long-poll seconds (<= 20)")
+    parser.add_argument(
+        "--shadow-sink",
+        action="append",
+        default=[],
+        help="a shadow subscriber that gets every event too (repeatable; stack/fanout.py)",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     if not 1 <= args.max_in_flight <= 64 or not 0 <= args.wait_time <= 20:
@@ -419,12 +426,22 @@ def parse_args(argv: Sequence[str] | None = None) -> RelaySettings:
         retryable_4xx=retryable_4xx,
         max_in_flight=args.max_in_flight,
         wait_time_s=args.wait_time,
+        shadow_sinks=tuple(args.shadow_sink),
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_args(argv)
-    relay = Relay(settings, sqs_client())
+    from stack.fanout import ShadowFanout  # imports this module: import it once we run
+
+    fanout = None
+    post = None
+    if settings.shadow_sinks:
+        fanout = ShadowFanout(
+            settings.shadow_sinks, settings.delivery, max_in_flight=settings.max_in_flight
+        )
+        post = fanout.mirroring(HttpSink(settings.sink, settings.delivery.timeout_s).post)
+    relay = Relay(settings, sqs_client(), post=post)
 
     def on_signal(signum: int, _: FrameType | None) -> None:
         log.info("signal received", extra={"signal": signal.Signals(signum).name})
@@ -433,6 +450,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     relay.run()
+    if fanout is not None:
+        fanout.close()
     return 0
 
 

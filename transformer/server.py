@@ -42,8 +42,12 @@ class TransformerServer(BaseApplication):  # type: ignore[misc]
 
 def _post_fork(server: Any, worker: Any) -> None:
     import cv2
+    import gevent
 
     cv2.setNumThreads(1)  # one request per worker; threads would only fight between workers
+    # The master read the models' contracts through tritonclient (gevent's resolver threads)
+    # before forking: without reinit a worker's first getaddrinfo can hang (gevent.reinit docs).
+    gevent.reinit()
 
 
 def _child_exit(server: Any, worker: Any) -> None:

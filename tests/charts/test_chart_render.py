@@ -35,6 +35,9 @@ EXPECTED: dict[str, dict[str, int]] = {
         "NetworkPolicy": 1, "Ingress": 1, "ServiceAccount": 3,
     },
     "shadow": {"InferenceService": 2, "Trigger": 2, "ServiceAccount": 4},
+    "shadow-report": {
+        "InferenceService": 2, "CronJob": 1, "PrometheusRule": 1, "ServiceAccount": 5,
+    },
     "triggermesh": {"AWSEventBridgeSource": 1, "IntegrationSource": 0, "Trigger": 1},
     "karpenter": {
         "NodePool": 1, "EC2NodeClass": 1, "Deployment": 3, "PriorityClass": 2,

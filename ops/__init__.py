@@ -1,0 +1,1 @@
+"""Model lifecycle commands after export and publish: shadow report, canary, promote, rollback."""
