@@ -293,3 +293,93 @@ def test_cleanup_interrupted_after_the_record_finishes_on_redelivery(
         RESULTS + "mask.png",
         RESULTS + "result.json",
     ]
+
+
+class SegmenterAndFaces(SquarePredictor):
+    """The Triton boundary with two models: the square segmenter and a face detector that
+    'sees' one face (frame box `face`) in every tile that holds all of it."""
+
+    def __init__(self, segmenter: SquarePredictor, face: tuple[int, int, int, int]) -> None:
+        super().__init__(segmenter.model.contract, segmenter.box)
+        from transformer.model_contract import contract_from_config
+        from transformer.predictor import ServedModel
+
+        from .test_compose import detector_config
+
+        self.detector = ServedModel(
+            "face_detector", "7", contract_from_config(detector_config("face_detector"))
+        )
+        self.face = face
+        self.detector_fails: Exception | None = None
+        self.plans: list[Any] = []
+
+    def served_models(self) -> tuple[Any, ...]:
+        return (self.served_model(), self.detector)
+
+    def _faces_in_tiles(self, tiles: int) -> np.ndarray:
+        """What a perfect detector answers for the 512² astronaut tiled as the pipeline tiles it."""
+        from transformer.tiling import plan_tiles
+
+        c = self.detector.contract
+        plan = plan_tiles(512, 512, c.height, c.width, min_object_px=c.min_object_px, smallest_px=8)
+        assert len(plan.tiles) == tiles
+        out = np.zeros((tiles, 20, 5), np.float32)
+        x0, y0, x1, y1 = self.face
+        for i, t in enumerate(plan.tiles):
+            if t.x <= x0 and t.y <= y0 and x1 <= t.x + t.width and y1 <= t.y + t.height:
+                out[i, 0] = (
+                    (x0 - t.x) * t.scale / c.width,
+                    (y0 - t.y) * t.scale / c.height,
+                    (x1 - t.x) * t.scale / c.width,
+                    (y1 - t.y) * t.scale / c.height,
+                    0.9,
+                )
+        return out
+
+    def infer_many(self, requests: Any) -> list[np.ndarray]:
+        outputs = []
+        for model, tensor in requests:
+            if model is self.detector:
+                if self.detector_fails is not None:
+                    raise self.detector_fails
+                outputs.append(self._faces_in_tiles(tensor.shape[0]))
+            else:
+                outputs.append(self.infer(tensor, model))
+        return outputs
+
+
+def test_a_face_the_segmenter_misses_is_anonymized_and_every_model_recorded(
+    s3: Any, put_upload: Any, astronaut: np.ndarray, make_predictor: Any
+) -> None:
+    predictor = SegmenterAndFaces(make_predictor(None), (180, 70, 270, 170))  # her face
+    key, etag = put_upload(simplejpeg.encode_jpeg(astronaut, quality=95))
+    outcome = Pipeline(
+        settings(models=("person_segmenter", "face_detector")), Storage(s3), predictor
+    ).process(event_for(key, etag))
+    record = outcome.record
+    assert [(m.name, m.version, m.role) for m in record.models] == [
+        ("person_segmenter", "1", "segmenter"),
+        ("face_detector", "7", "face_detector"),
+    ]
+    assert record.models[1].tiles and record.models[1].smallest_px == 8
+    assert [(d.role, d.x, d.y, d.width, d.height) for d in record.detections] == [
+        ("face_detector", 180, 70, 90, 100)
+    ]
+    mask = np.asarray(Image.open(io.BytesIO(read(s3, RESULTS + "mask.png")))) > 0
+    assert mask[70:170, 180:270].all() and mask.mean() < 0.1  # the face + margin, nothing else
+    out = simplejpeg.decode_jpeg(read(s3, RESULTS + "anonymized.jpg"))
+    face = astronaut[70:170, 180:270].astype(float)
+    assert np.abs(out[70:170, 180:270] - face).mean() > 15
+
+
+def test_any_model_failing_fails_the_image_and_writes_nothing(
+    s3: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
+    predictor = SegmenterAndFaces(square_predictor, (0, 0, 1, 1))
+    predictor.detector_fails = PredictorUnavailable("model 'face_detector' is not ready")
+    key, etag = put_upload(simplejpeg.encode_jpeg(astronaut, quality=95))
+    with pytest.raises(PredictorUnavailable, match="face_detector"):
+        Pipeline(
+            settings(models=("person_segmenter", "face_detector")), Storage(s3), predictor
+        ).process(event_for(key, etag))
+    assert listing(s3) == []
