@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from transformer.detections import Detection, frame_detections, grown
@@ -54,6 +55,7 @@ class CompositionOptions:
     dilation_px: int | None
     person_box_margin: float
     face_box_margin: float
+    confirm_segments: bool = True
 
 
 def model_input(
@@ -109,19 +111,41 @@ def compose(
         mask, regions = person_mask_and_regions(margin, height, width, dilation)
     else:
         mask, regions = np.zeros((height, width), bool), []
-    if not detections:
+    detectors_ran = any(i.plan is not None for i in inputs)
+    if not detectors_ran:
         return Composition(mask, regions, dilation_px=dilation)
-    faces: list[tuple[int, int, int, int]] = []
-    for found in detections:
-        is_face = found.role == "face_detector"
-        x0, y0, x1, y1 = grown(
+    boxes = [
+        grown(
             found,
-            options.face_box_margin if is_face else options.person_box_margin,
+            options.face_box_margin if found.role == "face_detector" else options.person_box_margin,
             height,
             width,
         )
+        for found in detections
+    ]
+    if segmenter is not None and options.confirm_segments:
+        mask = confirmed_segments(mask, boxes)
+    faces: list[tuple[int, int, int, int]] = []
+    for found, (x0, y0, x1, y1) in zip(detections, boxes, strict=True):
         if x1 > x0 and y1 > y0:
             mask[y0:y1, x0:x1] = True
-            if is_face:
+            if found.role == "face_detector":
                 faces.append((x0, y0, x1, y1))
     return Composition(mask, person_regions(mask), faces, detections, dilation)
+
+
+def confirmed_segments(mask: np.ndarray, boxes: Sequence[tuple[int, int, int, int]]) -> np.ndarray:
+    """The segmenter's connected regions that touch a detection (grown box); the rest dropped.
+
+    The selfie segmenter sees people in gravel, scaffolding and concrete textures (up to a third
+    of a person-free site frame); a detector that ran and saw no one there overrules it. Where a
+    detector did find someone, the segmenter's pixels add the silhouette the box cuts off.
+    """
+    if not mask.any():
+        return mask
+    count, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
+    keep = np.zeros(count, bool)
+    for x0, y0, x1, y1 in boxes:
+        keep[np.unique(labels[y0:y1, x0:x1])] = True
+    keep[0] = False
+    return keep[labels]

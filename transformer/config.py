@@ -45,6 +45,8 @@ class Settings:
     person_box_margin: float = 0.1
     face_box_margin: float = 0.25
     max_detector_tiles: int = 400
+    # with detectors running, keep only the segmenter's regions that a detection confirms
+    confirm_segments: bool = True
     upload_buckets: tuple[str, ...] = ()  # the only buckets events may name; () = any but results
 
     def __post_init__(self) -> None:
@@ -181,6 +183,14 @@ def transformer_parser() -> argparse.ArgumentParser:
         type=int,
         default=400,
         help="tiles per detector per image; a larger frame is searched from a coarser level",
+    )
+    parser.add_argument(
+        "--no_confirm_segments",
+        dest="confirm_segments",
+        action="store_false",
+        default=None,
+        help="with detectors running, keep every segmenter region, not only those a person or "
+        "face detection touches (the segmenter sees people in site textures)",
     )
     parser.add_argument(
         "--upload_buckets",

@@ -164,6 +164,7 @@ class Pipeline:
             dilation_px=s.mask_dilation_px,
             person_box_margin=s.person_box_margin,
             face_box_margin=s.face_box_margin,
+            confirm_segments=s.confirm_segments,
         )
 
     def _keys(self, obj: ObjectCreated, ext: str, shadow_version: str | None) -> ResultKeys:

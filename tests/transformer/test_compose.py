@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -48,14 +49,16 @@ def person_contract() -> ModelContract:
     return contract_from_config(detector_config("person_detector"))
 
 
-def boxes_at(sent: ModelInput, frame_box: tuple[int, int, int, int], score: float) -> np.ndarray:
+def boxes_at(
+    sent: ModelInput, frame_box: tuple[int, int, int, int], score: float, slot: int = 0
+) -> np.ndarray:
     """What a perfect detector answers: the frame box in every tile that holds all of it."""
     assert sent.plan is not None
     out = np.zeros((len(sent.plan.tiles), 20, 5), np.float32)
     x0, y0, x1, y1 = frame_box
     for i, t in enumerate(sent.plan.tiles):
         if t.x <= x0 and t.y <= y0 and x1 <= t.x + t.width and y1 <= t.y + t.height:
-            out[i, 0] = (
+            out[i, slot] = (
                 (x0 - t.x) * t.scale / sent.plan.model_width,
                 (y0 - t.y) * t.scale / sent.plan.model_height,
                 (x1 - t.x) * t.scale / sent.plan.model_width,
@@ -86,21 +89,38 @@ def test_a_face_the_segmenter_misses_is_covered_with_its_margin(
     assert not (found.mask & ~covered).any()
 
 
-def test_union_keeps_the_segmenter_pixels_and_adds_person_boxes(
+def test_union_keeps_confirmed_segments_and_adds_person_boxes(
     demo_contract: ModelContract, person_contract: ModelContract
 ) -> None:
     rgb = np.zeros((256, 256, 3), np.uint8)
     seg = model_input(rgb, demo_contract, 40, 64)
     person = model_input(rgb, person_contract, 40, 64)
     prob = np.zeros((1, 256, 256, 1), np.float32)
-    prob[0, 10:60, 10:60] = 0.9
-    found = compose(
-        [seg, person], [prob, boxes_at(person, (150, 100, 170, 160), 0.8)], 256, 256, OPTIONS
+    prob[0, 10:60, 10:60] = 0.9  # a person the detector also boxes (its legs stick out)
+    prob[0, 200:250, 10:60] = 0.9  # "a person" in the gravel that no detector confirms
+    boxes = boxes_at(person, (20, 20, 50, 50), 0.8) + boxes_at(
+        person, (150, 100, 170, 160), 0.8, slot=1
     )
-    assert found.mask[12:58, 12:58].all()
+    found = compose([seg, person], [prob, boxes], 256, 256, OPTIONS)
+    assert found.mask[12:58, 12:58].all()  # the whole silhouette, beyond the box
     assert found.mask[100:160, 150:170].all()
+    assert not found.mask[200:250, 10:60].any()
     assert found.faces == []
     assert len(found.regions) == 2
+
+
+def test_unconfirmed_segments_stay_when_asked(
+    demo_contract: ModelContract, person_contract: ModelContract
+) -> None:
+    rgb = np.zeros((256, 256, 3), np.uint8)
+    seg = model_input(rgb, demo_contract, 40, 64)
+    person = model_input(rgb, person_contract, 40, 64)
+    prob = np.zeros((1, 256, 256, 1), np.float32)
+    prob[0, 200:250, 10:60] = 0.9
+    nothing = np.zeros((len(person.plan.tiles), 20, 5), np.float32)  # type: ignore[union-attr]
+    trusting = dataclasses.replace(OPTIONS, confirm_segments=False)
+    assert compose([seg, person], [prob, nothing], 256, 256, trusting).mask[205:245, 15:55].all()
+    assert not compose([seg, person], [prob, nothing], 256, 256, OPTIONS).mask.any()
 
 
 def test_low_scores_add_nothing_and_segmenter_only_is_unchanged(
@@ -112,10 +132,12 @@ def test_low_scores_add_nothing_and_segmenter_only_is_unchanged(
     prob = np.zeros((1, 256, 256, 1), np.float32)
     prob[0, 10:60, 10:60] = 0.9
     weak = boxes_at(person, (150, 100, 170, 160), 0.3)  # under the model's 0.4
-    with_detector = compose([seg, person], [prob, weak], 256, 256, OPTIONS)
+    trusting = dataclasses.replace(OPTIONS, confirm_segments=False)
+    with_detector = compose([seg, person], [prob, weak], 256, 256, trusting)
     alone = compose([seg], [prob], 256, 256, OPTIONS)
     assert np.array_equal(with_detector.mask, alone.mask)
     assert with_detector.detections == []
+    assert alone.mask[12:58, 12:58].all()  # no detector ran: the segmenter alone decides
 
 
 def test_detectors_without_a_segmenter_are_enough(face_contract: ModelContract) -> None:
