@@ -9,7 +9,6 @@ is sampled around the batch.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import time
 from collections.abc import Callable, Sequence
@@ -29,13 +28,13 @@ from evaluation.metrics import (
     masked_share,
 )
 from evaluation.scenes import PlacedPerson, Scene, bin_label, height_bin
-from stack.config import StackConfig
+from stack.config import PRIVACY_MODELS, StackConfig
 from stack.lifecycle import down, running_stack
 from stack.uploads import StackClient, wait_for_outcomes
 
 TENANT = "eval"
 JPEG_QUALITY = 90  # what a site camera's encoder typically writes
-DEFAULT_MODELS: tuple[str, ...] = ("person_segmenter",)
+DEFAULT_MODELS: tuple[str, ...] = PRIVACY_MODELS
 
 
 class EvalError(Exception):
@@ -116,22 +115,12 @@ def decode_mask(data: bytes) -> np.ndarray:
 
 
 def stack_config(models: Sequence[str], state_dir: Path, **options: Any) -> StackConfig:
-    """The stack's settings for a model set: the one place that knows how a set is passed.
-
-    A stack whose StackConfig has `models` gets them all; today's takes one `model_name`.
-    """
+    """The stack's settings for a model set: every model runs on every image; the first is the
+    one KServe names (`--model_name`)."""
     models = tuple(models)
     if not models:
         raise EvalError("a model set needs at least one model")
-    if "models" in {f.name for f in dataclasses.fields(StackConfig)}:
-        several: dict[str, Any] = {"models": models, **options}
-        return StackConfig(state_dir=state_dir, **several)
-    if len(models) != 1:
-        raise EvalError(
-            f"this stack runs one model per image (StackConfig has no `models`): cannot run "
-            f"{'+'.join(models)}"
-        )
-    return StackConfig(state_dir=state_dir, model_name=models[0], **options)
+    return StackConfig(state_dir=state_dir, model_name=models[0], models=models, **options)
 
 
 def check_models(models: Sequence[str], repository: Path) -> None:

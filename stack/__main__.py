@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from stack.config import StackConfig, model_list
+from stack.config import PRIVACY_MODELS, StackConfig, model_list
 from stack.errors import AlreadyRunning, StackError
 from stack.lifecycle import (
     COMPONENTS,
@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--models",
         type=model_list,
-        default=StackConfig().models,
+        default=PRIVACY_MODELS,
         help="Triton models run on every image (default: %(default)s)",
     )
     start.add_argument(

@@ -11,7 +11,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 BackoffPolicy = Literal["exponential", "linear"]
 # The Triton models the transformer runs on every image (`--models`); roles come from their configs.
-PRIVACY_MODELS = ("person_segmenter",)
+# `make up`, `make demo` and `make eval` run all three; a StackConfig made in code (the tests'
+# stacks) runs the segmenter alone unless it says otherwise: the detectors cost seconds of CPU
+# per image here, where a GPU would take milliseconds.
+PRIVACY_MODELS = ("person_segmenter", "person_detector", "face_detector")
+SEGMENTER_ONLY = ("person_segmenter",)
 
 
 def model_list(text: str) -> tuple[str, ...]:
@@ -74,7 +78,7 @@ class StackConfig:
     state_dir: Path = REPO_ROOT / ".stack"
     model_repository: Path = REPO_ROOT / "model_repository"
     model_name: str = "person_segmenter"
-    models: tuple[str, ...] = PRIVACY_MODELS
+    models: tuple[str, ...] = SEGMENTER_ONLY
     triton_config_name: str = "cpu"
     triton_venv: Path = REPO_ROOT / ".venv-triton"
     python: Path = Path(sys.executable)

@@ -22,7 +22,7 @@ from types import FrameType
 from typing import Any
 
 from siteveil_cli.client import ApiClient, ApiError
-from stack.config import REPO_ROOT, StackConfig, model_list
+from stack.config import PRIVACY_MODELS, REPO_ROOT, StackConfig, model_list
 from stack.customer import Uploaded, upload_through_api
 from stack.errors import StackError
 from stack.lifecycle import down, running_stack
@@ -237,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--models",
         type=model_list,
-        default=StackConfig().models,
+        default=PRIVACY_MODELS,
         help="Triton models the transformer runs on every image (default: %(default)s)",
     )
     args = parser.parse_args(argv)
