@@ -7,7 +7,7 @@ covered whatever the segmenter says, and get the strongest obfuscation (see anon
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -28,14 +28,36 @@ from transformer.tiling import TilePlan, plan_tiles, tile_batch
 _SMALLEST_GROWTH = 1.25
 
 
+TILES_PER_REQUEST = 8  # a 4K frame has hundreds of tiles: build and send them a few at a time
+
+
 @dataclass(frozen=True, slots=True)
 class ModelInput:
-    """What one model is sent for one frame; `plan` is set for detectors (their tiles)."""
+    """What one model is sent for one frame; `plan` is set for detectors (their tiles).
+
+    A detector's tiles are made batch by batch as they are sent (`batches`), so a frame's
+    hundreds of float tiles (gigabytes for a 4K frame) never exist at once.
+    """
 
     contract: ModelContract
-    tensor: np.ndarray
+    frame: np.ndarray
     plan: TilePlan | None = None
     smallest_px: float | None = None  # the smallest object height (frame px) the tiles find
+
+    @property
+    def count(self) -> int:
+        return 1 if self.plan is None else len(self.plan.tiles)
+
+    def batches(self) -> Iterator[np.ndarray]:
+        if self.plan is None:
+            yield to_input_tensor(self.frame, self.contract)
+            return
+        size = min(TILES_PER_REQUEST, self.contract.max_batch_size or TILES_PER_REQUEST)
+        for start in range(0, len(self.plan.tiles), size):
+            part = TilePlan(
+                self.plan.tiles[start : start + size], self.plan.model_height, self.plan.model_width
+            )
+            yield to_model_tensor(tile_batch(self.frame, part), self.contract)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +89,7 @@ def model_input(
     (`smallest_px` grows); the size actually searched for is recorded with the result.
     """
     if not contract.is_detector:
-        return ModelInput(contract, to_input_tensor(rgb, contract))
+        return ModelInput(contract, rgb)
     height, width = rgb.shape[:2]
     while True:
         plan = plan_tiles(
@@ -81,7 +103,7 @@ def model_input(
         if len(plan.tiles) <= max_tiles:
             break
         smallest_px *= _SMALLEST_GROWTH
-    return ModelInput(contract, to_model_tensor(tile_batch(rgb, plan), contract), plan, smallest_px)
+    return ModelInput(contract, rgb, plan, smallest_px)
 
 
 def compose(

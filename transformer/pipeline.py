@@ -89,7 +89,7 @@ class Pipeline:
             inputs = [self._model_input(image.rgb, m) for m in models]
         with _timed(timings, "infer"):
             outputs = self._predictor.infer_many(
-                [(m, i.tensor) for m, i in zip(models, inputs, strict=True)]
+                [(m, i.batches()) for m, i in zip(models, inputs, strict=True)]
             )
         with _timed(timings, "postprocess"):
             found = compose(inputs, outputs, height, width, self._composition_options())

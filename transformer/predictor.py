@@ -7,7 +7,8 @@ import logging
 import queue
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -51,7 +52,7 @@ class Predictor(Protocol):
     def served_models(self) -> tuple[ServedModel, ...]: ...
     def infer(self, tensor: np.ndarray, model: ServedModel) -> np.ndarray: ...
     def infer_many(
-        self, requests: Sequence[tuple[ServedModel, np.ndarray]]
+        self, requests: Sequence[tuple[ServedModel, Iterable[np.ndarray]]]
     ) -> list[np.ndarray]: ...
 
 
@@ -176,87 +177,122 @@ class TritonPredictor:
         return max(versions, key=lambda v: (len(v), v))
 
     def infer(self, tensor: np.ndarray, model: ServedModel) -> np.ndarray:
-        return self.infer_many([(model, tensor)])[0]
+        return self.infer_many([(model, [tensor])])[0]
 
-    def infer_many(self, requests: Sequence[tuple[ServedModel, np.ndarray]]) -> list[np.ndarray]:
-        """Run every (model, batch) at once: all requests go out before the first answer is read.
+    def infer_many(
+        self, requests: Sequence[tuple[ServedModel, Iterable[np.ndarray]]]
+    ) -> list[np.ndarray]:
+        """Run every model on its batches, all models at once, at most `_CONCURRENCY` requests
+        in flight (a batch is made only when there is room for it: memory stays bounded).
 
         A batch larger than the model's `max_batch_size` goes as several requests. Any failure
         fails the whole image (503, retried): no union is ever built from part of the models.
         """
-        chunks: list[tuple[int, ServedModel, np.ndarray]] = []
-        for index, (model, tensor) in enumerate(requests):
-            limit = model.contract.max_batch_size or tensor.shape[0]
-            for start in range(0, tensor.shape[0], limit):
-                chunks.append((index, model, tensor[start : start + limit]))
-        results = self._call("inference", lambda: self._send_all(chunks))
         outputs: list[list[np.ndarray]] = [[] for _ in requests]
-        for (index, model, _), result in zip(chunks, results, strict=True):
-            output = result.as_numpy(model.contract.output_name)
-            if output is None:
-                raise PredictorUnavailable(
-                    f"model {model.name!r} returned no tensor {model.contract.output_name!r}"
-                )
-            outputs[index].append(output)
+        chunks = _round_robin(requests)
+        self._call("inference", lambda: self._run_all(chunks, outputs))
         return [parts[0] if len(parts) == 1 else np.concatenate(parts) for parts in outputs]
 
-    def _send_all(self, chunks: Sequence[tuple[int, ServedModel, np.ndarray]]) -> list[Any]:
+    def _run_all(
+        self,
+        chunks: Iterator[tuple[int, ServedModel, np.ndarray]],
+        outputs: list[list[np.ndarray]],
+    ) -> None:
+        """Send chunks keeping `_CONCURRENCY` in flight; collect each model's answers in order."""
+        pending: deque[tuple[int, ServedModel, Any]] = deque()
+        for index, model, tensor in chunks:
+            pending.append((index, model, self._send(model, tensor)))
+            if len(pending) >= _CONCURRENCY:
+                self._collect(pending.popleft(), outputs)
+        while pending:
+            self._collect(pending.popleft(), outputs)
+
+    def _collect(self, sent: tuple[int, ServedModel, Any], outputs: list[list[np.ndarray]]) -> None:
+        index, model, handle = sent
+        result = self._result(handle)
+        output = result.as_numpy(model.contract.output_name)
+        if output is None:
+            raise PredictorUnavailable(
+                f"model {model.name!r} returned no tensor {model.contract.output_name!r}"
+            )
+        outputs[index].append(output)
+
+    def _send(self, model: ServedModel, tensor: np.ndarray) -> Any:
+        contract = model.contract
         if self._grpc:
-            return self._send_all_grpc(chunks)
-        import tritonclient.http as httpclient
+            import tritonclient.grpc as grpcclient
 
-        pending = []
-        for _, model, tensor in chunks:
-            contract = model.contract
-            request_input = httpclient.InferInput(
+            grpc_input = grpcclient.InferInput(
                 contract.input_name, list(tensor.shape), contract.triton_dtype
             )
-            request_input.set_data_from_numpy(tensor, binary_data=True)
-            output = httpclient.InferRequestedOutput(contract.output_name, binary_data=True)
-            pending.append(
-                self._tc.async_infer(
-                    model.name, [request_input], model_version=model.version, outputs=[output]
-                )
-            )
-        return [request.get_result() for request in pending]
-
-    def _send_all_grpc(self, chunks: Sequence[tuple[int, ServedModel, np.ndarray]]) -> list[Any]:
-        import tritonclient.grpc as grpcclient
-
-        answers: queue.Queue[tuple[int, Any, Any]] = queue.Queue()
-        for position, (_, model, tensor) in enumerate(chunks):
-            contract = model.contract
-            request_input = grpcclient.InferInput(
-                contract.input_name, list(tensor.shape), contract.triton_dtype
-            )
-            request_input.set_data_from_numpy(tensor)
+            grpc_input.set_data_from_numpy(tensor)
+            answer: queue.Queue[tuple[Any, Any]] = queue.Queue(maxsize=1)
             self._tc.async_infer(
                 model.name,
-                [request_input],
-                partial(_deliver, answers, position),
+                [grpc_input],
+                partial(_deliver, answer),
                 model_version=model.version,
                 outputs=[grpcclient.InferRequestedOutput(contract.output_name)],
                 client_timeout=self._settings.predictor_timeout,
             )
-        results: list[Any] = [None] * len(chunks)
-        for _ in chunks:
-            try:
-                position, result, error = answers.get(timeout=self._settings.predictor_timeout + 5)
-            except queue.Empty as exc:
-                raise TimeoutError("no answer from the predictor") from exc
-            if error is not None:
-                raise error
-            results[position] = result
-        return results
+            return answer
+        import tritonclient.http as httpclient
+
+        http_input = httpclient.InferInput(
+            contract.input_name, list(tensor.shape), contract.triton_dtype
+        )
+        http_input.set_data_from_numpy(tensor, binary_data=True)
+        output = httpclient.InferRequestedOutput(contract.output_name, binary_data=True)
+        return self._tc.async_infer(
+            model.name, [http_input], model_version=model.version, outputs=[output]
+        )
+
+    def _result(self, handle: Any) -> Any:
+        if not self._grpc:
+            return handle.get_result()
+        try:
+            result, error = handle.get(timeout=self._settings.predictor_timeout + 5)
+        except queue.Empty as exc:
+            raise TimeoutError("no answer from the predictor") from exc
+        if error is not None:
+            raise error
+        return result
 
     def close(self) -> None:
         self._reset()
 
 
-def _deliver(
-    answers: queue.Queue[tuple[int, Any, Any]], position: int, result: Any, error: Any
-) -> None:
-    answers.put((position, result, error))
+def _deliver(answer: queue.Queue[tuple[Any, Any]], result: Any, error: Any) -> None:
+    answer.put((result, error))
+
+
+def _round_robin(
+    requests: Sequence[tuple[ServedModel, Iterable[np.ndarray]]],
+) -> Iterator[tuple[int, ServedModel, np.ndarray]]:
+    """(request index, model, tensor) taking turns between the models, so each one is busy;
+    a batch over the model's `max_batch_size` is split."""
+    streams = [_labelled(index, model, batches) for index, (model, batches) in enumerate(requests)]
+    while streams:
+        for stream in list(streams):
+            item = next(stream, None)
+            if item is None:
+                streams.remove(stream)
+            else:
+                yield item
+
+
+def _labelled(
+    index: int, model: ServedModel, batches: Iterable[np.ndarray]
+) -> Iterator[tuple[int, ServedModel, np.ndarray]]:
+    for part in _split(batches, model.contract.max_batch_size):
+        yield index, model, part
+
+
+def _split(batches: Iterable[np.ndarray], limit: int) -> Iterator[np.ndarray]:
+    for batch in batches:
+        step = limit or batch.shape[0]
+        for start in range(0, batch.shape[0], step):
+            yield batch[start : start + step]
 
 
 def _describe(exc: BaseException) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import boto3
@@ -78,8 +78,13 @@ class SquarePredictor:
     def served_models(self) -> tuple[ServedModel, ...]:
         return (self.served_model(),)
 
-    def infer_many(self, requests: Sequence[tuple[ServedModel, np.ndarray]]) -> list[np.ndarray]:
-        return [self.infer(tensor, model) for model, tensor in requests]
+    def infer_many(
+        self, requests: Sequence[tuple[ServedModel, Iterable[np.ndarray]]]
+    ) -> list[np.ndarray]:
+        return [
+            np.concatenate([self.infer(batch, model) for batch in batches])
+            for model, batches in requests
+        ]
 
     def infer(self, tensor: np.ndarray, model: ServedModel) -> np.ndarray:
         if self.fail_with is not None:

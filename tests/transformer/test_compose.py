@@ -154,7 +154,9 @@ def test_a_huge_frame_is_searched_from_a_coarser_level_and_says_so(
     sent = model_input(rgb, face_contract, 12, max_tiles=64)
     assert sent.plan is not None and len(sent.plan.tiles) <= 64
     assert sent.smallest_px is not None and sent.smallest_px > 12
-    assert sent.tensor.shape == (len(sent.plan.tiles), 3, 128, 128)  # NCHW as the model says
+    batches = list(sent.batches())
+    assert all(len(b) <= 8 for b in batches)  # made a few tiles at a time, as they are sent
+    assert np.concatenate(batches).shape == (len(sent.plan.tiles), 3, 128, 128)  # NCHW
     roomy = model_input(rgb, face_contract, 12, max_tiles=100_000)
     assert roomy.smallest_px == 12
 

@@ -338,10 +338,12 @@ class SegmenterAndFaces(SquarePredictor):
 
     def infer_many(self, requests: Any) -> list[np.ndarray]:
         outputs = []
-        for model, tensor in requests:
+        for model, batches in requests:
+            tensor = np.concatenate(list(batches))
             if model is self.detector:
                 if self.detector_fails is not None:
                     raise self.detector_fails
+                assert tensor.shape[1:] == (3, 128, 128)  # NCHW tiles, as its config says
                 outputs.append(self._faces_in_tiles(tensor.shape[0]))
             else:
                 outputs.append(self.infer(tensor, model))

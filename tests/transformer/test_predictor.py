@@ -147,3 +147,36 @@ def test_a_wrong_contract_names_the_model_and_version() -> None:
     predictor._client = ConfigOnlyTriton({"person_segmenter": DEMO_CONFIG, "people": broken})
     with pytest.raises(ModelContractError, match="model 'people' version 3: a person_detector"):
         predictor.served_models()
+
+
+@pytest.mark.parametrize("protocol", ["v2", "grpc-v2"])
+def test_several_models_at_once_with_their_tiles_in_batches(
+    triton: TritonEndpoints, protocol: str
+) -> None:
+    """The real Triton: the segmenter and the face detector on the astronaut's tiles, sent a few
+    tiles at a time with requests in flight together; HTTP and gRPC answer the same."""
+    from transformer.compose import model_input
+
+    if not (REPO / "face_detector" / "1" / "model.onnx").exists():
+        pytest.skip("model_repository/face_detector/1/model.onnx is missing: run `make model`")
+    host = triton.http if protocol == "v2" else triton.grpc
+    predictor = predictor_for(host, protocol, models=("person_segmenter", "face_detector"))
+    segmenter, faces = predictor.served_models()
+    rgb = data.astronaut()
+    seg_in = model_input(rgb, segmenter.contract, 40, 64)
+    face_in = model_input(rgb, faces.contract, 12, 64)
+    assert face_in.count > 8  # more tiles than one request carries
+    seg_out, face_out = predictor.infer_many(
+        [(segmenter, seg_in.batches()), (faces, face_in.batches())]
+    )
+    assert seg_out.shape == (1, 256, 256, 1) and (seg_out > 0.5).mean() > 0.3
+    assert face_out.shape == (face_in.count, 100, 5)
+    from transformer.detections import frame_detections
+
+    assert face_in.plan is not None
+    found = frame_detections(
+        face_out, face_in.plan, "face_detector", faces.contract.score_threshold
+    )
+    assert len(found) == 1  # her face, once, across all the tiles that hold it
+    d = found[0]
+    assert 150 < (d.x0 + d.x1) / 2 < 300 and 60 < (d.y0 + d.y1) / 2 < 200
