@@ -52,8 +52,8 @@ def parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--frames", type=_positive, default=12, help="frames with people per resolution")
-    p.add_argument("--person-free", type=_positive, default=6, help="frames without anybody")
+    p.add_argument("--frames", type=_positive, default=4, help="frames with people per resolution")
+    p.add_argument("--person-free", type=_positive, default=4, help="frames without anybody")
     p.add_argument("--people-per-frame", type=_positive, default=8)
     p.add_argument(
         "--resolutions", nargs="+", choices=list(RESOLUTIONS), default=list(DEFAULT_RESOLUTIONS)

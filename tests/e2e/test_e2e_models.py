@@ -54,12 +54,14 @@ def anonymize(
     [outcome] = wait_for_outcomes(client, [upload], timeout_s=600)
     assert outcome.status == "anonymized", outcome
     keys = result_keys(TENANT, upload.image_id, "jpg")
-    record = ResultRecord.model_validate_json(client.read_result(keys.record))
-    return (
-        record,
-        decode_rgb(client.read_result(keys.anonymized)),
-        decode_mask(client.read_result(keys.mask)),
-    )
+
+    def read(key: str) -> bytes:
+        body = client.get(stack.results_bucket, key)
+        assert body is not None, key
+        return body
+
+    record = ResultRecord.model_validate_json(read(keys.record))
+    return record, decode_rgb(read(keys.anonymized)), decode_mask(read(keys.mask))
 
 
 def test_every_face_of_the_composite_from_64_px_is_unrecognisable(stack: StackState) -> None:
