@@ -23,6 +23,7 @@ help:
 	@echo "make demo   - set up, start the local stack, anonymize sample images, write demo-output/"
 	@echo "make test   - set up and run every test"
 	@echo "make up / down / logs / status - the single-machine stack in the background"
+	@echo "make soak N=300 [SIZE=640x480 CONCURRENCY=8 DURATION=1800] - uploads under faults, exact account"
 	@echo "make model  - build the demo model (TFLite -> ONNX) into model_repository/"
 	@echo "make engine - build a TensorRT plan (GPU machine with tensorrt; see export/README.md)"
 	@echo "make chart-lint / chart-test - helm lint + render + validate charts/siteveil"
