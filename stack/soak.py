@@ -132,7 +132,7 @@ def upload_all(
 
     def one(item: tuple[bytes, str, bool]) -> Sent:
         body, ext, bad = item
-        request = {"content_type": content_types[ext], "size": len(body)}
+        request: dict[str, Any] = {"content_type": content_types[ext], "size": len(body)}
         for attempt in range(5):
             slot = requests.post(
                 f"{state.api_url}/v1/uploads", json=request, headers=auth, timeout=30
