@@ -25,6 +25,7 @@ help:
 	@echo "make eval   - privacy evaluation through the local stack: eval-output/report.json + plot"
 	@echo "make up / down / logs / status - the single-machine stack in the background"
 	@echo "make shadow-demo - a candidate model in shadow mode beside the demo model; report in shadow-output/"
+	@echo "make soak N=300 [SIZE=640x480 CONCURRENCY=8 DURATION=1800] - uploads under faults, exact account"
 	@echo "make model  - build the demo model (TFLite -> ONNX) into model_repository/"
 	@echo "make engine - build a TensorRT plan in .venv-engine (GPU machine; see export/README.md)"
 	@echo "make gpu-check - every model: plan, parity, throughput, Triton -> gpu-output/report.json"

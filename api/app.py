@@ -68,7 +68,14 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_MAX_REASON_CHARS = 300
+
+
 def _error(status: int, code: str, reason: str) -> JSONResponse:
+    """The error body; a reason built from request data is cut to one bounded line."""
+    reason = " ".join(reason.split())
+    if len(reason) > _MAX_REASON_CHARS:
+        reason = f"{reason[: _MAX_REASON_CHARS - 24]}… ({len(reason)} chars)"
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(
         ErrorBody(error=code, reason=reason).model_dump(), status_code=status, headers=headers

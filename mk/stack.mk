@@ -34,3 +34,15 @@ status:
 # make demo IMAGES="a.jpg b.png" runs the same on your own files.
 demo: setup $$(DEMO_DEPS)
 	$(PY) -m stack.demo $(if $(IMAGES),--images $(IMAGES))
+
+# make soak N=300 SIZE=640x480 CONCURRENCY=8 DURATION=1800: uploads through the real local
+# path under a fault schedule, then an exact account (soak-output/report.json). Its own stack
+# (.stack-soak/), so it runs beside `make up`.
+N ?= 300
+SIZE ?= 640x480
+CONCURRENCY ?= 8
+DURATION ?= 1800
+soak: setup $$(DEMO_DEPS)
+	$(PY) -m stack.soak -n $(N) --size $(SIZE) --concurrency $(CONCURRENCY) --max-duration $(DURATION)
+
+.PHONY: soak

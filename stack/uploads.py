@@ -190,8 +190,12 @@ def wait_for_outcomes(
             record = stack.record(upload)
             if record is not None:
                 latency = (time.monotonic() - upload.started) * 1000
-                reason = (record.get("error") or {}).get("reason")
-                outcomes[index] = Outcome(upload, str(record["status"]), record, reason, latency)
+                error = record.get("error") or {}
+                # the dead-letter consumer's record: the customer's view of a dead letter
+                status = (
+                    "dead-lettered" if error.get("type") == "DeadLettered" else record["status"]
+                )
+                outcomes[index] = Outcome(upload, str(status), record, error.get("reason"), latency)
                 continue
             letter = dead_letter_for(upload, letters)
             if letter is not None:

@@ -50,3 +50,17 @@ def test_small_chunked_bodies_still_work(client: TestClient, acme_headers: dict[
         headers={**acme_headers, "content-type": "application/json"},
     )
     assert response.status_code == 201, response.text
+
+
+def test_reasons_built_from_the_request_are_bounded(
+    client: TestClient, acme_headers: dict[str, str]
+) -> None:
+    """Issue 14 §4: a reason never echoes a large part of the request."""
+    field = "x" * 50_000
+    response = client.post(
+        "/v1/uploads",
+        json={"content_type": "image/jpeg", "size": 10, field: 1},
+        headers=acme_headers,
+    )
+    assert response.status_code == 400
+    assert len(response.json()["reason"]) <= 300

@@ -57,8 +57,12 @@ def test_predictor_down_means_503_retries_then_a_dead_letter(
     attempts = attempts_for(stack, message_id)
     assert [a["status"] for a in attempts] == [503] * (E2E_DELIVERY.retry + 1)
 
-    # Nothing was written for the image, and the upload itself is still there to retry later.
+    # The customer sees `failed` with the reason (the dead-letter consumer's record), no image
+    # or mask was written, and the upload itself is still there for a redrive (issue 14 §7).
     prefix = result_keys(TENANT, upload.image_id, "x").prefix
-    assert client.list_keys(stack.results_bucket, prefix) == []
+    record = wait_until(lambda: client.record(upload), what="the dead letter's record")
+    assert record["status"] == "failed" and record["error"]["type"] == "DeadLettered"
+    assert "retries exhausted" in record["error"]["reason"]
+    assert client.list_keys(stack.results_bucket, prefix) == [prefix + "result.json"]
     assert client.get(stack.uploads_bucket, upload.key) == body
     wait_until(lambda: client.queue_depth() == 0, what="the event queue drains")

@@ -104,6 +104,21 @@ def test_up_status_second_up_crash_and_down(triton_venv: Path, tmp_path: Path) -
         assert "already running" in again.stderr
         assert StackState.model_validate_json((state_dir / "stack.json").read_text()) == state
 
+        # One component at a time (issue 14): a new relay process, the rest untouched.
+        restarted = cli(state_dir, "restart", "relay", "--kill")
+        assert restarted.returncode == 0, restarted.stderr
+        after = StackState.model_validate_json((state_dir / "stack.json").read_text())
+        assert after.pids["relay"] != state.pids["relay"]
+        assert group_members(state.pids["relay"]) == []
+        assert {n: p for n, p in after.pids.items() if n != "relay"} == {
+            n: p for n, p in state.pids.items() if n != "relay"
+        }
+        assert f"relay        running, pid {after.pids['relay']}" in cli(state_dir, "status").stdout
+        listed = cli(state_dir, "redrive", "--list")
+        assert listed.returncode == 0 and listed.stdout == ""  # no dead letters yet
+        assert cli(state_dir, "redrive").returncode == 2  # say which, or --all
+        state = after
+
         # A crash: the transformer's Gunicorn master dies hard and leaves its workers behind.
         master = state.pids["transformer"]
         workers = [p for p in group_members(master) if p != master]
