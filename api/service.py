@@ -27,9 +27,13 @@ from api.models import (
 from api.presign import presign_get, presign_post, presign_put
 from api.storage import BatchManifest, ImageEntry, StateStore
 from transformer.keys import incoming_key, is_valid_id, result_keys
+from transformer.metadata import to_s3_metadata
 from transformer.results import ANONYMIZED, ResultRecord
 
 log = logging.getLogger(__name__)
+
+MAX_CAPTURE_AHEAD = timedelta(days=1)
+"""Camera clocks drift, but a frame from next week is a bug worth a 400."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,7 @@ class UploadService:
         key = incoming_key(principal.tenant, now.date(), image_id, ext).key
         bucket = self.settings.uploads_bucket
         expires_s = self.settings.upload_expires_s
+        metadata = to_s3_metadata(request.image_metadata())
         if request.method == "PUT":
             assert request.size is not None  # guaranteed by UploadRequest
             presigned = presign_put(
@@ -61,6 +66,7 @@ class UploadService:
                 content_type=request.content_type,
                 size=request.size,
                 expires_s=expires_s,
+                metadata=metadata,
             )
         else:
             presigned = presign_post(
@@ -70,6 +76,7 @@ class UploadService:
                 content_type=request.content_type,
                 max_bytes=self.settings.max_upload_bytes,
                 expires_s=expires_s,
+                metadata=metadata,
             )
         slot = UploadSlot(
             image_id=image_id,
@@ -95,16 +102,18 @@ class UploadService:
         )
         return slot, entry
 
-    def _check_size(self, request: UploadRequest) -> None:
+    def _check_size(self, request: UploadRequest, now: datetime) -> None:
         if request.size is not None and request.size > self.settings.max_upload_bytes:
             raise InvalidRequest(
                 f"size {request.size} is over the limit of {self.settings.max_upload_bytes} bytes"
             )
+        if request.captured_at is not None and request.captured_at > now + MAX_CAPTURE_AHEAD:
+            raise InvalidRequest("captured_at is more than a day in the future")
 
     def create_upload(
         self, principal: Principal, request: UploadRequest, now: datetime
     ) -> UploadSlot:
-        self._check_size(request)
+        self._check_size(request, now)
         slot, entry = self._slot(principal, request, now=now, image_id=new_id())
         self.store.put_image(entry)
         log.info("upload slot", extra={"tenant": principal.tenant, "image_id": slot.image_id})
@@ -114,7 +123,7 @@ class UploadService:
         self, principal: Principal, request: BatchRequest, now: datetime
     ) -> BatchCreated:
         for item in request.items:
-            self._check_size(item)
+            self._check_size(item, now)
         batch_id = new_id()
         pairs = [
             self._slot(
