@@ -28,6 +28,7 @@ from api.models import (
 )
 from api.results import ResultsService, install_results_routes
 from api.service import UploadService
+from api.viewer import install_viewer
 from api.storage import StateStore, s3_client
 
 log = logging.getLogger(__name__)
@@ -195,4 +196,5 @@ def create_app(
     # The time-ordered results listing (api/results.py).
     results = ResultsService(settings=settings, store=store, presigner=presigner)
     install_results_routes(app, results, _principal, clock)
+    install_viewer(app, results, clock)  # /viewer (api/viewer.py)
     return app
