@@ -24,7 +24,8 @@ from api.models import (
     UploadRequest,
     UploadSlot,
 )
-from api.presign import presign_get, presign_post, presign_put
+from api.presign import presign_post, presign_put
+from api.results import result_links
 from api.storage import BatchManifest, ImageEntry, StateStore
 from transformer.keys import incoming_key, is_valid_id, result_keys
 from transformer.metadata import to_s3_metadata
@@ -232,24 +233,8 @@ class UploadService:
         )
 
     def _result_links(self, entry: ImageEntry, record: ResultRecord) -> tuple[str, str] | None:
-        """Presigned GETs for the anonymized image and the mask, only if both lie under the
-        image's result prefix: a link to the original (or anything else) is never handed out."""
-        assert record.outputs is not None
-        prefix = result_keys(entry.tenant, entry.image_id, entry.ext).prefix
-        outputs = record.outputs
-        inside = outputs.anonymized.startswith(prefix) and outputs.mask.startswith(prefix)
-        if not inside or outputs.bucket != self.settings.results_bucket_name:
-            log.warning(
-                "result keys outside prefix",
-                extra={"tenant": entry.tenant, "image_id": entry.image_id},
-            )
-            return None
-        expires_s = self.settings.download_expires_s
-        bucket = outputs.bucket
-        return (
-            presign_get(self.presigner, bucket=bucket, key=outputs.anonymized, expires_s=expires_s),
-            presign_get(self.presigner, bucket=bucket, key=outputs.mask, expires_s=expires_s),
-        )
+        """Links to the anonymized image and the mask only (see `api.results.result_links`)."""
+        return result_links(self.presigner, self.settings, entry.tenant, entry.image_id, record)
 
 
 def _failed(pending: ImageStatus, record: ResultRecord, error: ImageError) -> ImageStatus:
