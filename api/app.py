@@ -27,7 +27,9 @@ from api.models import (
     UploadRequest,
     UploadSlot,
 )
+from api.results import ResultsService, install_results_routes
 from api.service import UploadService
+from api.viewer import install_viewer
 from api.storage import StateStore, s3_client
 
 log = logging.getLogger(__name__)
@@ -241,4 +243,8 @@ def create_app(
     def get_image(image_id: str, caller: Caller) -> ImageStatus:
         return service.image_status(caller, image_id, clock())
 
+    # The time-ordered results listing (api/results.py).
+    results = ResultsService(settings=settings, store=store, presigner=presigner)
+    install_results_routes(app, results, _principal, clock)
+    install_viewer(app, results, clock)  # /viewer (api/viewer.py)
     return app

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from transformer.metadata import CameraId, ImageMetadata, Labels
 
 MAX_BATCH_ITEMS = 1000
 """Pricing is per batch of 1 000 images: a batch holds 1 to 1 000 uploads."""
@@ -39,12 +41,28 @@ class UploadRequest(_Body):
         default=None,
         description="The caller's own label for the file; echoed back, never used as a key.",
     )
+    camera_id: CameraId | None = Field(
+        default=None,
+        description="Which camera took the frame; copied into result.json and the time index.",
+    )
+    captured_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the frame was taken, RFC 3339 with an offset (at most a day ahead of "
+        "the server's clock); the time index sorts by it (by the processing time without it).",
+    )
+    labels: Labels = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _put_needs_size(self) -> UploadRequest:
         if self.method == "PUT" and self.size is None:
             raise ValueError("size is required for a PUT upload (it is signed into the URL)")
         return self
+
+    def image_metadata(self) -> ImageMetadata:
+        """Signed into the upload as `x-amz-meta-*`: the object carries it, unchangeable."""
+        return ImageMetadata(
+            camera_id=self.camera_id, captured_at=self.captured_at, labels=self.labels
+        )
 
 
 class UploadSlot(_Body):
@@ -55,11 +73,14 @@ class UploadSlot(_Body):
     url: str
     method: UploadMethod
     headers: dict[str, str] = Field(
-        default_factory=dict, description="PUT: send exactly these headers."
+        default_factory=dict,
+        description="PUT: send exactly these headers (with the metadata as signed "
+        "`x-amz-meta-*` headers: S3 refuses the upload if any of them differs).",
     )
     fields: dict[str, str] = Field(
         default_factory=dict,
-        description="POST: send these form fields, then the file as the last field named `file`.",
+        description="POST: send these form fields (the metadata as `x-amz-meta-*` fields, "
+        "pinned by the signed policy), then the file as the last field named `file`.",
     )
     expires_at: datetime
     max_bytes: int
@@ -118,3 +139,52 @@ class BatchStatus(_Body):
 class ErrorBody(_Body):
     error: str
     reason: str
+
+
+ResultStatusName = Literal["anonymized", "failed"]
+ResultOrder = Literal["desc", "asc"]
+
+
+class ModelUsed(_Body):
+    name: str
+    version: str | None = None
+    role: str | None = None
+
+
+class ResultItem(_Body):
+    """One finished image from the time index, checked against its result.json.
+
+    Links point at the anonymized image and the mask only, never the original.
+    """
+
+    image_id: str
+    status: ResultStatusName
+    time: datetime = Field(description="The index time: captured_at, else processed_at.")
+    camera_id: str | None = None
+    captured_at: datetime | None = None
+    processed_at: datetime
+    labels: dict[str, str] = Field(default_factory=dict)
+    width: int | None = None
+    height: int | None = None
+    person_fraction: float | None = None
+    model: ModelUsed
+    models: list[ModelUsed] = Field(default_factory=list)
+    error: ImageError | None = None
+    anonymized_url: str | None = None
+    mask_url: str | None = None
+    links_expire_at: datetime | None = None
+
+
+class ResultPage(_Body):
+    items: list[ResultItem]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; absent on the last page."
+    )
+
+
+class ResultCounts(_Body):
+    """How many results the time index holds in the range, per status (from the index keys)."""
+
+    total: int
+    anonymized: int
+    failed: int

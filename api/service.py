@@ -24,12 +24,17 @@ from api.models import (
     UploadRequest,
     UploadSlot,
 )
-from api.presign import presign_get, presign_post, presign_put
+from api.presign import presign_post, presign_put
+from api.results import result_links
 from api.storage import BatchManifest, ImageEntry, StateStore
 from transformer.keys import incoming_key, is_valid_id, result_keys
+from transformer.metadata import to_s3_metadata
 from transformer.results import ANONYMIZED, ResultRecord
 
 log = logging.getLogger(__name__)
+
+MAX_CAPTURE_AHEAD = timedelta(days=1)
+"""Camera clocks drift, but a frame from next week is a bug worth a 400."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,7 @@ class UploadService:
         key = incoming_key(principal.tenant, now.date(), image_id, ext).key
         bucket = self.settings.uploads_bucket
         expires_s = self.settings.upload_expires_s
+        metadata = to_s3_metadata(request.image_metadata())
         if request.method == "PUT":
             assert request.size is not None  # guaranteed by UploadRequest
             presigned = presign_put(
@@ -61,6 +67,7 @@ class UploadService:
                 content_type=request.content_type,
                 size=request.size,
                 expires_s=expires_s,
+                metadata=metadata,
             )
         else:
             presigned = presign_post(
@@ -70,6 +77,7 @@ class UploadService:
                 content_type=request.content_type,
                 max_bytes=self.settings.max_upload_bytes,
                 expires_s=expires_s,
+                metadata=metadata,
             )
         slot = UploadSlot(
             image_id=image_id,
@@ -95,16 +103,18 @@ class UploadService:
         )
         return slot, entry
 
-    def _check_size(self, request: UploadRequest) -> None:
+    def _check_size(self, request: UploadRequest, now: datetime) -> None:
         if request.size is not None and request.size > self.settings.max_upload_bytes:
             raise InvalidRequest(
                 f"size {request.size} is over the limit of {self.settings.max_upload_bytes} bytes"
             )
+        if request.captured_at is not None and request.captured_at > now + MAX_CAPTURE_AHEAD:
+            raise InvalidRequest("captured_at is more than a day in the future")
 
     def create_upload(
         self, principal: Principal, request: UploadRequest, now: datetime
     ) -> UploadSlot:
-        self._check_size(request)
+        self._check_size(request, now)
         slot, entry = self._slot(principal, request, now=now, image_id=new_id())
         self.store.put_image(entry)
         log.info("upload slot", extra={"tenant": principal.tenant, "image_id": slot.image_id})
@@ -114,7 +124,7 @@ class UploadService:
         self, principal: Principal, request: BatchRequest, now: datetime
     ) -> BatchCreated:
         for item in request.items:
-            self._check_size(item)
+            self._check_size(item, now)
         batch_id = new_id()
         pairs = [
             self._slot(
@@ -223,24 +233,8 @@ class UploadService:
         )
 
     def _result_links(self, entry: ImageEntry, record: ResultRecord) -> tuple[str, str] | None:
-        """Presigned GETs for the anonymized image and the mask, only if both lie under the
-        image's result prefix: a link to the original (or anything else) is never handed out."""
-        assert record.outputs is not None
-        prefix = result_keys(entry.tenant, entry.image_id, entry.ext).prefix
-        outputs = record.outputs
-        inside = outputs.anonymized.startswith(prefix) and outputs.mask.startswith(prefix)
-        if not inside or outputs.bucket != self.settings.results_bucket_name:
-            log.warning(
-                "result keys outside prefix",
-                extra={"tenant": entry.tenant, "image_id": entry.image_id},
-            )
-            return None
-        expires_s = self.settings.download_expires_s
-        bucket = outputs.bucket
-        return (
-            presign_get(self.presigner, bucket=bucket, key=outputs.anonymized, expires_s=expires_s),
-            presign_get(self.presigner, bucket=bucket, key=outputs.mask, expires_s=expires_s),
-        )
+        """Links to the anonymized image and the mask only (see `api.results.result_links`)."""
+        return result_links(self.presigner, self.settings, entry.tenant, entry.image_id, record)
 
 
 def _failed(pending: ImageStatus, record: ResultRecord, error: ImageError) -> ImageStatus:

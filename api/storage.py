@@ -168,6 +168,17 @@ class StateStore:
     def get_results(self, record_keys: Iterable[str]) -> list[ResultRecord | None]:
         return self._parallel(self.get_result, list(record_keys))
 
+    def list_result_keys(self, prefix: str) -> list[str]:
+        """Every key under `prefix` in the results bucket, in S3's (lexicographic) order."""
+        keys: list[str] = []
+        try:
+            paginator = self._s3.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self._results_bucket, Prefix=prefix):
+                keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(f"cannot list results: {type(exc).__name__}") from exc
+        return keys
+
     # --- API keys ---
     def put_api_key(self, record: ApiKeyRecord) -> None:
         self._put_json(api_key_record_key(record.key_id), record)

@@ -31,9 +31,10 @@ status:
 
 .PHONY: status
 
-# make demo IMAGES="a.jpg b.png" runs the same on your own files.
+# make demo IMAGES="a.jpg b.png" runs the same on your own files; KEEP_OPEN=1 keeps the stack up
+# afterwards for the results viewer (its URL is printed) until Ctrl-C.
 demo: setup $$(DEMO_DEPS)
-	$(PY) -m stack.demo $(if $(IMAGES),--images $(IMAGES))
+	$(PY) -m stack.demo $(if $(IMAGES),--images $(IMAGES)) $(if $(KEEP_OPEN),--keep-open)
 
 # make soak N=300 SIZE=640x480 CONCURRENCY=8 DURATION=1800: uploads through the real local
 # path under a fault schedule, then an exact account (soak-output/report.json). Its own stack

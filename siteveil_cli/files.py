@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
+
+from PIL import Image, UnidentifiedImageError
 
 CONTENT_TYPES = {
     ".jpg": "image/jpeg",
@@ -55,6 +58,42 @@ def collect(paths: Iterable[Path]) -> list[LocalImage]:
     if not found:
         raise UsageError("no images to upload")
     return found
+
+
+_EXIF_IFD = 0x8769
+_DATETIME_ORIGINAL = 0x9003
+_OFFSET_TIME_ORIGINAL = 0x9011
+"""EXIF 2.32 tags: DateTimeOriginal "YYYY:MM:DD HH:MM:SS", OffsetTimeOriginal "+HH:MM"."""
+
+
+def exif_captured_at(path: Path) -> datetime | None:
+    """When the camera says the frame was taken (EXIF DateTimeOriginal), in UTC, or None.
+
+    With OffsetTimeOriginal the offset is applied; without it the time is taken as UTC (EXIF
+    itself carries no zone): pass `--captured-at` when your cameras write local time.
+    """
+    try:
+        with Image.open(path) as image:
+            exif = image.getexif().get_ifd(_EXIF_IFD)
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return None
+    raw = exif.get(_DATETIME_ORIGINAL)
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    zone = UTC
+    offset = exif.get(_OFFSET_TIME_ORIGINAL)
+    if isinstance(offset, str) and len(offset.strip()) == 6 and offset[0] in "+-":
+        try:
+            hours, minutes = int(offset[1:3]), int(offset[4:6])
+            sign = -1 if offset[0] == "-" else 1
+            zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+        except ValueError:
+            zone = UTC
+    return moment.replace(tzinfo=zone).astimezone(UTC)
 
 
 def result_path(out_dir: Path, image: LocalImage, url_or_key: str) -> Path:

@@ -10,13 +10,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
 from tqdm import tqdm
 
 from siteveil_cli.client import ApiClient, ApiError
-from siteveil_cli.files import LocalImage, UsageError, collect, result_path
+from siteveil_cli.files import LocalImage, UsageError, collect, exif_captured_at, result_path
 
 BATCH_LIMIT = 1000
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_API = 0, 1, 2, 3
@@ -58,7 +60,46 @@ def _parser() -> argparse.ArgumentParser:
     upload.add_argument("--poll", type=float, default=2.0, help="seconds between status polls")
     upload.add_argument("--parallel", type=int, default=8, help="concurrent transfers (default 8)")
     upload.add_argument("--method", choices=("PUT", "POST"), default="PUT")
+    upload.add_argument(
+        "--camera",
+        metavar="ID",
+        help="camera id recorded with every image (1-64 of A-Z a-z 0-9 . : -)",
+    )
+    upload.add_argument(
+        "--captured-at",
+        metavar="TIME",
+        type=_rfc3339,
+        help="when the frames were taken, RFC 3339 with an offset (e.g. 2026-12-01T08:00:00Z); "
+        "default: each file's EXIF DateTimeOriginal (UTC unless OffsetTimeOriginal says), if any",
+    )
+    upload.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        type=_label,
+        help="a customer label recorded with every image (repeatable, up to 10)",
+    )
     return parser
+
+
+_TIME: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+
+
+def _rfc3339(text: str) -> datetime:
+    try:
+        return _TIME.validate_python(text)
+    except ValidationError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an RFC 3339 time with an offset (e.g. 2026-12-01T08:00:00Z)"
+        ) from None
+
+
+def _label(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key, value
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -71,24 +112,50 @@ def _pmap(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
         return list(pool.map(fn, items))
 
 
-def _request_item(image: LocalImage, method: str) -> dict[str, Any]:
-    return {
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """What `--camera`, `--captured-at` and `--label` say, sent with every image's slot."""
+
+    camera_id: str | None = None
+    captured_at: datetime | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def _request_item(image: LocalImage, method: str, meta: Metadata) -> dict[str, Any]:
+    item: dict[str, Any] = {
         "content_type": image.content_type,
         "size": image.size,
         "method": method,
         "filename": str(image.relative),
     }
+    if meta.camera_id:
+        item["camera_id"] = meta.camera_id
+    captured = meta.captured_at or exif_captured_at(image.path)
+    if captured is not None:
+        item["captured_at"] = captured.isoformat()
+    if meta.labels:
+        item["labels"] = meta.labels
+    return item
 
 
 def _create_slots(
-    client: ApiClient, images: Sequence[LocalImage], *, batch: bool, method: str, workers: int
+    client: ApiClient,
+    images: Sequence[LocalImage],
+    *,
+    batch: bool,
+    method: str,
+    workers: int,
+    meta: Metadata | None = None,
 ) -> list[tuple[Tracked, dict[str, Any]]]:
+    meta = meta or Metadata()
     if not batch:
-        slots = _pmap(lambda i: client.create_upload(_request_item(i, method)), images, workers)
+        slots = _pmap(
+            lambda i: client.create_upload(_request_item(i, method, meta)), images, workers
+        )
         return [(Tracked(i, s["image_id"]), s) for i, s in zip(images, slots, strict=True)]
     pairs: list[tuple[Tracked, dict[str, Any]]] = []
     for chunk in _chunks(images, BATCH_LIMIT):
-        created = client.create_batch([_request_item(i, method) for i in chunk])
+        created = client.create_batch([_request_item(i, method, meta) for i in chunk])
         for image, slot in zip(chunk, created["uploads"], strict=True):
             pairs.append((Tracked(image, slot["image_id"], created["batch_id"]), slot))
         print(f"batch {created['batch_id']}: {len(chunk)} images", file=sys.stderr)
@@ -199,8 +266,9 @@ def upload(args: argparse.Namespace) -> int:
     if not token and not api_key:
         raise UsageError("give a token (SITEVEIL_TOKEN) or an API key (SITEVEIL_API_KEY)")
     client = ApiClient(args.api_url, token=token, api_key=api_key)
+    meta = Metadata(args.camera, args.captured_at, dict(args.label))
     pairs = _create_slots(
-        client, images, batch=args.batch, method=args.method, workers=args.parallel
+        client, images, batch=args.batch, method=args.method, workers=args.parallel, meta=meta
     )
     _upload_all(client, pairs, args.parallel)
     tracked = [t for t, _ in pairs]

@@ -25,10 +25,10 @@ from siteveil_cli.client import ApiClient, ApiError
 from stack.config import PRIVACY_MODELS, REPO_ROOT, StackConfig, model_list
 from stack.customer import Uploaded, upload_through_api
 from stack.errors import StackError
-from stack.lifecycle import down, running_stack
+from stack.lifecycle import down, running_stack, viewer_url
 from stack.report import Row, contact_sheet, table
 from stack.samples import Sample, demo_samples
-from stack.upload_api import dev_token
+from stack.upload_api import dev_token, token_command
 from stack.uploads import StackClient, dead_letter_for_image, letter_reason
 from transformer.keys import IMAGE_EXTENSIONS
 
@@ -135,7 +135,30 @@ def _collect(
     return row, anonymized
 
 
-def run(samples: list[Sample], *, output: Path, config: StackConfig, timeout_s: float) -> int:
+def _show_viewer(api_url: str, keys_dir: Path, *, keep_open: bool) -> None:
+    """Where to see the results in a browser while this stack runs (and, asked to, wait)."""
+    print(
+        f"results viewer: {viewer_url(api_url)} - sign in with a dev token of tenant "
+        f"{TENANT!r}: {token_command(Path(sys.executable), str(keys_dir), TENANT)}",
+        flush=True,
+    )
+    if keep_open:
+        print("the stack stays up for the viewer: press Ctrl-C to stop it", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print(flush=True)
+
+
+def run(
+    samples: list[Sample],
+    *,
+    output: Path,
+    config: StackConfig,
+    timeout_s: float,
+    keep_open: bool = False,
+) -> int:
     _prepare_output(output)
     leftovers = down(config)  # the demo owns its state dir: clear what a killed run left behind
     if leftovers:
@@ -176,6 +199,7 @@ def run(samples: list[Sample], *, output: Path, config: StackConfig, timeout_s: 
                 timeout_s=timeout_s,
                 cwd=REPO_ROOT,
             )
+        _show_viewer(state.api_url, Path(state.api_keys_dir), keep_open=False)
         stack, api = StackClient(state), ApiClient(state.api_url, token=token)
         letters = functools.cache(stack.dead_letters)
         for path, sample in staged.items():
@@ -186,6 +210,8 @@ def run(samples: list[Sample], *, output: Path, config: StackConfig, timeout_s: 
             )
             rows.append(row)
             sheet_items.append((row, sample.data, anonymized))
+        if keep_open:
+            _show_viewer(state.api_url, Path(state.api_keys_dir), keep_open=True)
         print("stopping the stack ...", flush=True)
 
     order = {s.name: i for i, s in enumerate(samples)}
@@ -240,6 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=PRIVACY_MODELS,
         help="Triton models the transformer runs on every image (default: %(default)s)",
     )
+    parser.add_argument(
+        "--keep-open",
+        action="store_true",
+        help="keep the stack up after the results, for the results viewer, until Ctrl-C",
+    )
     args = parser.parse_args(argv)
     # `kill` / CI cancellation: unwind through running_stack so the stack is stopped too.
     signal.signal(signal.SIGTERM, _interrupted)
@@ -256,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             output=args.output,
             config=StackConfig(state_dir=args.state_dir, models=args.models),
             timeout_s=args.timeout,
+            keep_open=args.keep_open,
         )
     except (StackError, ApiError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -514,6 +514,11 @@ def running_stack(config: StackConfig) -> Iterator[StackState]:
         down(config)
 
 
+def viewer_url(api_url: str) -> str:
+    """The results viewer the upload API serves (api/viewer.py)."""
+    return f"{api_url}/viewer"
+
+
 def describe(state: StackState, *, python: Path | None = None, tenant: str = "acme") -> str:
     """Human-readable endpoints and how to call the API, for `make up` / `status`."""
     python = python or Path(sys.executable)
@@ -535,6 +540,7 @@ def describe(state: StackState, *, python: Path | None = None, tenant: str = "ac
             for name, url in state.shadows.items()
         ),
         f"upload API (/openapi.json)        {state.api_url}",
+        f"results viewer (sign in: a token) {viewer_url(state.api_url)}",
         f"  dev JWT signing key + JWKS      {state.api_keys_dir}/",
         f"relay replies (JSONL)             {state.replies_path}",
         "dead letters → failed records      `python -m stack redrive --list` to see them",
@@ -549,6 +555,7 @@ def describe(state: StackState, *, python: Path | None = None, tenant: str = "ac
         f"  {siteveil} upload photos/ --batch --out anonymized/",
         "or with an API key (stored hashed in the uploads bucket, printed once; unset the token):",
         f"  export SITEVEIL_API_KEY=$({api_key})",
+        f"See the results in a browser: {viewer_url(state.api_url)} (paste the token or the key)",
     ]
     return "\n".join(lines)
 

@@ -17,7 +17,9 @@ from transformer.config import Settings
 from transformer.detections import Detection
 from transformer.errors import InvalidImage, ObjectNotFound
 from transformer.events import ObjectCreated
+from transformer.index import ResultIndex, is_indexed
 from transformer.keys import ResultKeys, result_keys
+from transformer.metadata import ImageMetadata, from_s3_metadata
 from transformer.postprocess import MAX_REGIONS_LISTED
 from transformer.predictor import Predictor, ServedModel
 from transformer.results import (
@@ -60,6 +62,7 @@ class Pipeline:
         self._storage = storage
         self._predictor = predictor
         self._now = now
+        self._index = ResultIndex(storage)
 
     def process(self, obj: ObjectCreated) -> Outcome:
         s = self._settings
@@ -71,16 +74,19 @@ class Pipeline:
         previous = self._previous_record(obj, keys)
         if previous is not None:
             self._remove_stale_outputs(obj, keys, previous)  # a crash may have left them last time
+            self._index_record(self._results_bucket(obj), keys, previous)  # idempotent repair
             self._delete_original_if_promised(obj, previous)
             return Outcome(previous, duplicate=True)
 
+        metadata: ImageMetadata | None = None
         try:
             with _timed(timings, "fetch"):
                 stored = self._storage.read(obj.bucket, obj.key, max_bytes=s.max_image_bytes)
+                metadata = from_s3_metadata(stored.metadata)
             with _timed(timings, "decode"):
                 image = codec.decode(stored.body, max_pixels=s.max_image_pixels)
         except (InvalidImage, ObjectNotFound) as exc:  # final for this upload: say so
-            return Outcome(self._write_failure(obj, keys, exc, timings, started))
+            return Outcome(self._write_failure(obj, keys, exc, timings, started, metadata=metadata))
 
         models = self._predictor.served_models()
         served = next(m for m in models if m.name == s.model_name)
@@ -138,6 +144,7 @@ class Pipeline:
             transformer_version=__version__,
             processed_at=self._now(),
             original_deleted=s.delete_original and not s.shadow,
+            metadata=metadata,
         )
         bucket = self._results_bucket(obj)
         with _timed(timings, "store"):
@@ -195,6 +202,8 @@ class Pipeline:
         error: InvalidImage | ObjectNotFound,
         timings: dict[str, float],
         started: float,
+        *,
+        metadata: ImageMetadata | None = None,
     ) -> ResultRecord:
         """A `failed` record and nothing else: no image or mask is written (fail closed)."""
         timings["total"] = (time.perf_counter() - started) * 1000
@@ -212,6 +221,7 @@ class Pipeline:
             processed_at=self._now(),
             original_deleted=s.delete_original and not s.shadow,
             error=Failure(type=error.kind, reason=error.reason),
+            metadata=metadata,
         )
         self._write_record(self._results_bucket(obj), keys, record)
         self._remove_stale_outputs(obj, keys, record)
@@ -219,12 +229,21 @@ class Pipeline:
         return record
 
     def _write_record(self, bucket: str, keys: ResultKeys, record: ResultRecord) -> None:
+        replaced = self._index.current_entry(bucket, keys) if is_indexed(keys) else None
         outputs.write_record(self._storage, bucket, keys, record)
+        self._index_record(bucket, keys, record, replaced=replaced)
 
     def _remove_stale_outputs(
         self, obj: ObjectCreated, keys: ResultKeys, record: ResultRecord
     ) -> None:
         outputs.remove_stale_outputs(self._storage, self._results_bucket(obj), keys, record)
+
+    def _index_record(
+        self, bucket: str, keys: ResultKeys, record: ResultRecord, *, replaced: str | None = None
+    ) -> None:
+        """The time-ordered index entry (transformer/index.py), after the record."""
+        if is_indexed(keys):
+            self._index.write(bucket, record, replaced=replaced)
 
     def _delete_original_if_promised(self, obj: ObjectCreated, record: ResultRecord) -> None:
         """GDPR: delete the upload once a complete record says so (idempotent on redelivery)."""

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
+from transformer.metadata import ImageMetadata
+
 SCHEMA_VERSION: Literal[1] = 1
 ANONYMIZED: Literal["anonymized"] = "anonymized"
 FAILED: Literal["failed"] = "failed"
@@ -94,8 +96,22 @@ class ResultRecord(_Record):
     processed_at: datetime
     original_deleted: bool = False
     error: Failure | None = None
+    # the customer's camera id, capture time and labels, as signed into the upload (optional)
+    metadata: ImageMetadata | None = None
 
 
 def result_json_schema() -> dict[str, object]:
     """The JSON Schema of result.json, for consumers in other languages (and the tests)."""
-    return ResultRecord.model_json_schema()
+    schema = ResultRecord.model_json_schema()
+    return {"$schema": JSON_SCHEMA_DIALECT, "$id": SCHEMA_ID, **schema}
+
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_ID = "urn:siteveil:schema:result:1"
+"""Published as docs/result.schema.json (a test keeps the file equal to this function)."""
+
+
+if __name__ == "__main__":  # python -m transformer.results > docs/result.schema.json
+    import json
+
+    print(json.dumps(result_json_schema(), indent=2, sort_keys=True))

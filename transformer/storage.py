@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -19,6 +19,8 @@ class StoredObject:
     body: bytes
     etag: str | None
     content_type: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    """The object's user metadata (`x-amz-meta-*`, keys without the prefix), as S3 returns it."""
 
 
 class Storage:
@@ -56,7 +58,12 @@ class Storage:
         if len(body) > max_bytes:
             raise InvalidImage(f"object is more than the {max_bytes} bytes allowed")
         etag = response.get("ETag")
-        return StoredObject(body, etag.strip('"') if etag else None, response.get("ContentType"))
+        return StoredObject(
+            body,
+            etag.strip('"') if etag else None,
+            response.get("ContentType"),
+            dict(response.get("Metadata") or {}),
+        )
 
     def read_if_exists(self, bucket: str, key: str, *, max_bytes: int) -> bytes | None:
         try:

@@ -27,6 +27,8 @@ OPERATIONS = [
     ("POST", "/v1/batches"),
     ("GET", "/v1/batches/{batch_id}"),
     ("GET", "/v1/images/{image_id}"),
+    ("GET", "/v1/results"),
+    ("GET", "/v1/results/counts"),
 ]
 
 

@@ -47,8 +47,9 @@ EXPECTED: dict[str, dict[str, int]] = {
     "monitoring": {
         "PodMonitor": 1, "ServiceMonitor": 1, "Service": 3, "PrometheusRule": 1, "ConfigMap": 2,
     },
+    "dashboard": {"Trigger": 3, "KafkaSink": 2},
     "everything": {
-        "InferenceService": 2, "Trigger": 2, "NodePool": 1, "EC2NodeClass": 1, "PodMonitor": 1,
+        "InferenceService": 2, "Trigger": 4, "KafkaSink": 2, "NodePool": 1, "EC2NodeClass": 1, "PodMonitor": 1,
         "ServiceMonitor": 1, "PrometheusRule": 1, "Deployment": 3, "NetworkPolicy": 3,
         "Ingress": 1,
     },

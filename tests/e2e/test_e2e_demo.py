@@ -44,6 +44,7 @@ def demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_the_demo_anonymizes_the_samples_and_writes_its_outputs(tmp_path: Path) -> None:
     done = demo(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"results viewer: http://127\.0\.0\.1:\d+/viewer ", done.stdout)
     out = tmp_path / "out"
     summary = json.loads((out / "summary.json").read_text())
     assert [r["name"] for r in summary] == ["astronaut", "cameraman", "rocket", "composite"]

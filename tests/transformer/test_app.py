@@ -87,7 +87,10 @@ def test_corrupt_image_replies_failed_with_reason(
     assert reply["type"] == "siteveil.image.failed"
     assert "corrupt JPEG" in reply.get_data()["error"]["reason"]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="results")["Contents"]]
-    assert keys == ["results/acme/img-1/result.json"]
+    # no image, no mask: the record and its index entry (transformer/index.py) only
+    assert [k for k in keys if "/_index/" not in k] == ["results/acme/img-1/result.json"]
+    (entry,) = [k for k in keys if "/_index/" in k]
+    assert entry.endswith("_img-1_failed_.json")
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,9 @@ def event_for(key: str, etag: str | None) -> ObjectCreated:
 
 
 def listing(s3: Any, bucket: str = "results") -> list[str]:
-    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
+    """The objects written, less the time index (tests/transformer/test_index.py covers it)."""
+    keys = (o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
+    return sorted(k for k in keys if "/_index/" not in k)
 
 
 def read(s3: Any, key: str, bucket: str = "results") -> bytes:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -52,3 +54,28 @@ def test_json_schema_validates_what_the_model_writes() -> None:
     jsonschema.validate(ResultRecord.model_validate(record()).model_dump(mode="json"), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**record(), "status": "done", "processed_at": "x"}, schema)
+
+
+def test_published_schema_is_the_models_schema() -> None:
+    """docs/result.schema.json is what consumers in other languages read: it must not drift.
+    Regenerate it with `python -m transformer.results > docs/result.schema.json`."""
+    published = json.loads((Path(__file__).parents[2] / "docs" / "result.schema.json").read_text())
+    assert published == result_json_schema()
+    assert "metadata" in published["properties"] and published["$id"].endswith(":1")
+
+
+def test_metadata_block_is_optional_and_validated() -> None:
+    assert ResultRecord.model_validate(record()).metadata is None
+    with_meta = record(metadata={"camera_id": "cam-7", "captured_at": "2026-11-22T08:00:00+01:00"})
+    parsed = ResultRecord.model_validate(with_meta)
+    assert parsed.metadata is not None and parsed.metadata.captured_at == datetime(
+        2026, 11, 22, 7, tzinfo=UTC
+    )
+    for bad in (
+        {"camera_id": "cam_7"},
+        {"captured_at": "2026-11-22T08:00:00"},  # no offset: not RFC 3339
+        {"labels": {f"k{i}": "v" for i in range(11)}},
+        {"labels": {"Upper": "v"}},
+    ):
+        with pytest.raises(ValidationError):
+            ResultRecord.model_validate(record(metadata=bad))
