@@ -89,13 +89,21 @@ def test_a_face_the_segmenter_misses_is_covered_with_its_margin(
     assert not (found.mask & ~covered).any()
 
 
-def test_union_keeps_confirmed_segments_and_adds_person_boxes(
+@pytest.fixture
+def seg_and_person(
     demo_contract: ModelContract, person_contract: ModelContract
-) -> None:
+) -> tuple[ModelInput, ModelInput, np.ndarray]:
+    """A 256² frame for the segmenter and the person detector, and an empty P(person) map."""
     rgb = np.zeros((256, 256, 3), np.uint8)
     seg = model_input(rgb, demo_contract, 40, 64)
     person = model_input(rgb, person_contract, 40, 64)
-    prob = np.zeros((1, 256, 256, 1), np.float32)
+    return seg, person, np.zeros((1, 256, 256, 1), np.float32)
+
+
+def test_union_keeps_confirmed_segments_and_adds_person_boxes(
+    seg_and_person: tuple[ModelInput, ModelInput, np.ndarray],
+) -> None:
+    seg, person, prob = seg_and_person
     prob[0, 10:60, 10:60] = 0.9  # a person the detector also boxes (its legs stick out)
     prob[0, 200:250, 10:60] = 0.9  # "a person" in the gravel that no detector confirms
     boxes = boxes_at(person, (20, 20, 50, 50), 0.8) + boxes_at(
@@ -110,12 +118,9 @@ def test_union_keeps_confirmed_segments_and_adds_person_boxes(
 
 
 def test_unconfirmed_segments_stay_when_asked(
-    demo_contract: ModelContract, person_contract: ModelContract
+    seg_and_person: tuple[ModelInput, ModelInput, np.ndarray],
 ) -> None:
-    rgb = np.zeros((256, 256, 3), np.uint8)
-    seg = model_input(rgb, demo_contract, 40, 64)
-    person = model_input(rgb, person_contract, 40, 64)
-    prob = np.zeros((1, 256, 256, 1), np.float32)
+    seg, person, prob = seg_and_person
     prob[0, 200:250, 10:60] = 0.9
     nothing = np.zeros((len(person.plan.tiles), 20, 5), np.float32)  # type: ignore[union-attr]
     trusting = dataclasses.replace(OPTIONS, confirm_segments=False)
@@ -124,12 +129,9 @@ def test_unconfirmed_segments_stay_when_asked(
 
 
 def test_low_scores_add_nothing_and_segmenter_only_is_unchanged(
-    demo_contract: ModelContract, person_contract: ModelContract
+    seg_and_person: tuple[ModelInput, ModelInput, np.ndarray],
 ) -> None:
-    rgb = np.zeros((256, 256, 3), np.uint8)
-    seg = model_input(rgb, demo_contract, 40, 64)
-    person = model_input(rgb, person_contract, 40, 64)
-    prob = np.zeros((1, 256, 256, 1), np.float32)
+    seg, person, prob = seg_and_person
     prob[0, 10:60, 10:60] = 0.9
     weak = boxes_at(person, (150, 100, 170, 160), 0.3)  # under the model's 0.4
     trusting = dataclasses.replace(OPTIONS, confirm_segments=False)
