@@ -86,7 +86,7 @@ def parser() -> argparse.ArgumentParser:
         "--timeout",
         type=float,
         default=None,
-        help="seconds to wait for all results of one model set (default: 60 + 30 per frame)",
+        help="seconds to wait for all results of one model set (default: 120 + 90 per frame: detectors on CPU take a minute or more per 4K frame)",
     )
     p.add_argument(
         "--keep-images",
@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         (args.output / "frames").mkdir(parents=True, exist_ok=True)
         for frame in frames:
             (args.output / "frames" / f"{frame.name}.{frame.ext}").write_bytes(frame.data)
-    timeout = args.timeout if args.timeout is not None else 60.0 + 30.0 * len(frames)
+    timeout = args.timeout if args.timeout is not None else 120.0 + 90.0 * len(frames)
     runs = []
     try:
         for models in args.model_sets:
