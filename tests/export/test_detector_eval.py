@@ -92,3 +92,19 @@ def test_blazeface_comparison_decodes_the_astronauts_face(export_cache: Path) ->
     best = boxes[np.argmax(boxes[:, 4])]
     assert best[4] > 0.8
     assert box_iou(best[None], ASTRONAUT_FACE)[0, 0] > 0.7
+
+
+@pytest.mark.parametrize(("crop_index", "top_left"), [(0, (300, 40)), (1, (20, 400))])
+def test_pasted_face_box_is_where_the_model_sees_the_face(
+    crop_index: int, top_left: tuple[int, int]
+) -> None:
+    """The measurement's ground truth: the box paste_face returns is the face the model finds."""
+    crop = samples.face_crops()[crop_index]
+    canvas = samples.ground(INPUT_SIZE, seed=3)
+    box = samples.paste_face(canvas, crop, 80, top_left)
+    assert box[3] - box[1] == pytest.approx(80)
+    (dets,) = folded_runner(MODEL / "model.onnx")(to_input(canvas))
+    found = dets[dets[:, 4] >= FACE_CONTRACT.score_threshold]
+    truth = np.asarray([box]) / np.asarray([INPUT_SIZE[1], INPUT_SIZE[0]] * 2)
+    assert len(found) == 1
+    assert box_iou(found, truth)[0, 0] > 0.7
