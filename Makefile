@@ -27,6 +27,7 @@ help:
 	@echo "make engine - build a TensorRT plan (GPU machine with tensorrt; see export/README.md)"
 	@echo "make chart-lint / chart-test - helm lint + render + validate charts/siteveil"
 	@echo "make terraform-check - fmt, validate, terraform test and checkov for terraform/"
+	@echo "make images - build the transformer and API container images with buildah (root; apt installs buildah)"
 	@echo "make lint   - ruff (lint + format check) and mypy over every package"
 
 $(VENV)/.stamp-base: pyproject.toml
