@@ -31,6 +31,7 @@ help:
 	@echo "make gpu-check - every model: plan, parity, throughput, Triton -> gpu-output/report.json"
 	@echo "make chart-lint / chart-test - helm lint + render + validate charts/siteveil"
 	@echo "make terraform-check - fmt, validate, terraform test and checkov for terraform/"
+	@echo "make images - build the transformer and API container images with buildah (root; apt installs buildah)"
 	@echo "make lint   - ruff (lint + format check) and mypy over every package"
 
 $(VENV)/.stamp-base: pyproject.toml

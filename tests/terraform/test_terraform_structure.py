@@ -368,7 +368,12 @@ def test_msk_and_eks_are_not_reachable_from_the_internet(modules: dict[str, Any]
     ingress = resources(modules["streaming"], "aws_vpc_security_group_ingress_rule")
     for rule in ingress.values():
         assert "cidr_ipv4" not in rule and "cidr_ipv6" not in rule
-        assert rule["from_port"] == rule["to_port"] == 9098
+        assert rule["referenced_security_group_id"].startswith("${var.client_security_group_ids")
+    # Kafka over IAM/TLS, and (issue 12 #14) MSK's open-monitoring exporters for Prometheus in the
+    # cluster: JMX exporter 11001, node exporter 11002 (Amazon MSK developer guide, "Open
+    # monitoring with Prometheus"); the module turns open monitoring on, so the ports must open.
+    ports = {(r["from_port"], r["to_port"]) for r in ingress.values()}
+    assert ports == {(9098, 9098), (11001, 11002)}
     eks = resources(modules["cluster"], "aws_eks_cluster")["this"]
     assert eks["vpc_config"][0]["endpoint_public_access"] == "${var.endpoint_public_access}"
     cluster_variables = {n: b for block in modules["cluster"]["variable"] for n, b in block.items()}
@@ -425,3 +430,41 @@ def test_every_documented_install_goes_to_the_namespace_the_roles_trust() -> Non
     assert len(commands) >= 3, commands
     for path, command in commands:
         assert re.search(r"(--namespace|-n)[ =]\S", command), f"{path.name}: {command}"
+
+
+# Issue 12 #13: Karpenter's controller permissions as the reference CloudFormation template grants
+# them (aws/karpenter-provider-aws, website/content/en/preview/getting-started/
+# getting-started-with-karpenter/cloudformation.yaml, commit 1d927085d): without these, 1.7+
+# controllers fail to list instance profiles, and launches into placement groups are refused.
+KARPENTER_REFERENCE_ACTIONS = {
+    "iam:ListInstanceProfiles",
+    "ec2:DescribeInstanceStatus",
+    "ec2:DescribePlacementGroups",
+    "ec2:RunInstances",
+    "ec2:CreateFleet",
+    "eks:DescribeCluster",
+    "pricing:GetProducts",
+    "ssm:GetParameter",
+}
+
+
+def test_karpenter_has_the_reference_permissions_in_documents_under_the_size_limit(
+    modules: dict[str, Any],
+) -> None:
+    docs = {
+        name: doc
+        for name, doc in data(modules["cluster"], "aws_iam_policy_document").items()
+        if name.startswith("karpenter_") and name != "karpenter_interruption"
+    }
+    assert set(docs) == {"karpenter_controller", "karpenter_discovery"}, "split in two"
+    granted = {a for doc in docs.values() for s in statements(doc) for a in s["actions"]}
+    assert KARPENTER_REFERENCE_ACTIONS <= granted, KARPENTER_REFERENCE_ACTIONS - granted
+    launch = next(
+        s for s in statements(docs["karpenter_controller"])
+        if s["sid"] == "AllowScopedEC2InstanceAccessActions"
+    )  # fmt: skip
+    assert any("placement-group/*" in r for r in launch["resources"])
+    # IAM managed policies hold at most 6,144 characters (whitespace excluded); the HCL of each
+    # document, a rough upper bound of its JSON, stays well below.
+    for name, doc in docs.items():
+        assert len(json.dumps(doc, separators=(",", ":"))) < 6144, name

@@ -25,7 +25,7 @@ variable "vpc_id" {
 }
 
 variable "private_subnet_ids" {
-  description = "Private subnets, one per availability zone (2 or 3), with a route to the internet through NAT or VPC endpoints for S3, SQS, ECR, STS."
+  description = "Private subnets, one per availability zone (2 or 3), with a route to the internet through NAT, or else VPC endpoints for ec2, ecr.api, ecr.dkr, s3, sts, ssm, sqs and eks (Karpenter's list for private clusters; its getting-started guide) plus kafka for MSK."
   type        = list(string)
 }
 

@@ -115,7 +115,10 @@ locals {
     { for duty, document in data.aws_iam_policy_document.s3_duty : duty => document.json },
     { consume_queue = data.aws_iam_policy_document.consume_queue.json },
     var.msk == null ? {} : { kafka_client = var.msk.client_policy_json },
-    local.karpenter ? { karpenter_controller = data.aws_iam_policy_document.karpenter_controller["this"].json } : {},
+    local.karpenter ? {
+      karpenter_controller = data.aws_iam_policy_document.karpenter_controller["this"].json
+      karpenter_discovery  = data.aws_iam_policy_document.karpenter_discovery["this"].json
+    } : {},
   )
 
   aws_managed = "arn:${local.partition}:iam::aws:policy"
@@ -172,7 +175,7 @@ locals {
     local.karpenter ? {
       karpenter = {
         subjects = ["${var.karpenter_namespace}:karpenter"]
-        policies = ["karpenter_controller"]
+        policies = ["karpenter_controller", "karpenter_discovery"]
         managed  = []
       }
     } : {},

@@ -137,6 +137,7 @@ data "aws_iam_policy_document" "karpenter_controller" {
       "${local.ec2_arn}:*:security-group/*",
       "${local.ec2_arn}:*:subnet/*",
       "${local.ec2_arn}:*:capacity-reservation/*",
+      "${local.ec2_arn}:*:placement-group/*",
     ]
   }
 
@@ -282,42 +283,8 @@ data "aws_iam_policy_document" "karpenter_controller" {
     }
   }
 
-  statement {
-    sid    = "AllowRegionalReadActions"
-    effect = "Allow"
-    actions = [
-      "ec2:DescribeCapacityReservations",
-      "ec2:DescribeImages",
-      "ec2:DescribeInstances",
-      "ec2:DescribeInstanceTypeOfferings",
-      "ec2:DescribeInstanceTypes",
-      "ec2:DescribeLaunchTemplates",
-      "ec2:DescribeSecurityGroups",
-      "ec2:DescribeSpotPriceHistory",
-      "ec2:DescribeSubnets",
-    ]
-    resources = ["*"]
 
-    condition {
-      test     = "StringEquals"
-      variable = "aws:RequestedRegion"
-      values   = [local.region]
-    }
-  }
 
-  statement {
-    sid       = "AllowSSMReadActions"
-    effect    = "Allow"
-    actions   = ["ssm:GetParameter"]
-    resources = ["arn:${local.partition}:ssm:${local.region}::parameter/aws/service/*"]
-  }
-
-  statement {
-    sid       = "AllowPricingReadActions"
-    effect    = "Allow"
-    actions   = ["pricing:GetProducts"]
-    resources = ["*"]
-  }
 
   statement {
     sid       = "AllowInterruptionQueueActions"
@@ -442,6 +409,63 @@ data "aws_iam_policy_document" "karpenter_controller" {
       variable = "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass"
       values   = ["*"]
     }
+  }
+
+
+}
+
+# Karpenter's read-only discovery permissions, as the reference's ResourceDiscoveryPolicy (and
+# eks:DescribeCluster): a document of its own, because one document with everything renders close
+# to IAM's 6,144-character limit for a managed policy. Reference: aws/karpenter-provider-aws
+# website/content/en/preview/getting-started/getting-started-with-karpenter/cloudformation.yaml
+# (ec2:DescribeInstanceStatus, ec2:DescribePlacementGroups, iam:ListInstanceProfiles since 1.7).
+data "aws_iam_policy_document" "karpenter_discovery" {
+  for_each = local.karpenter_enabled
+
+  statement {
+    sid    = "AllowRegionalReadActions"
+    effect = "Allow"
+    actions = [
+      "ec2:DescribeCapacityReservations",
+      "ec2:DescribeImages",
+      "ec2:DescribeInstances",
+      "ec2:DescribeInstanceStatus",
+      "ec2:DescribeInstanceTypeOfferings",
+      "ec2:DescribeInstanceTypes",
+      "ec2:DescribeLaunchTemplates",
+      "ec2:DescribePlacementGroups",
+      "ec2:DescribeSecurityGroups",
+      "ec2:DescribeSpotPriceHistory",
+      "ec2:DescribeSubnets",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = [local.region]
+    }
+  }
+
+  statement {
+    sid       = "AllowSSMReadActions"
+    effect    = "Allow"
+    actions   = ["ssm:GetParameter"]
+    resources = ["arn:${local.partition}:ssm:${local.region}::parameter/aws/service/*"]
+  }
+
+  statement {
+    sid       = "AllowPricingReadActions"
+    effect    = "Allow"
+    actions   = ["pricing:GetProducts"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "AllowUnscopedInstanceProfileListAction"
+    effect    = "Allow"
+    actions   = ["iam:ListInstanceProfiles"]
+    resources = ["*"]
   }
 
   statement {

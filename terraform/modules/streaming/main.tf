@@ -95,6 +95,21 @@ resource "aws_vpc_security_group_ingress_rule" "iam_clients" {
   tags                         = var.tags
 }
 
+# Prometheus (in the cluster, behind the same security groups as the Kafka clients) scrapes MSK's
+# open-monitoring exporters: JMX exporter on 11001, node exporter on 11002 (Amazon MSK developer
+# guide, "Open monitoring with Prometheus"). Without these rules the exporters are on but unreachable.
+resource "aws_vpc_security_group_ingress_rule" "prometheus" {
+  count = length(var.client_security_group_ids)
+
+  security_group_id            = aws_security_group.brokers.id
+  description                  = "Prometheus open monitoring: JMX exporter 11001, node exporter 11002"
+  referenced_security_group_id = var.client_security_group_ids[count.index]
+  ip_protocol                  = "tcp"
+  from_port                    = 11001
+  to_port                      = 11002
+  tags                         = var.tags
+}
+
 resource "aws_msk_configuration" "this" {
   name              = "${var.name}-broker"
   kafka_versions    = [var.kafka_version]
