@@ -51,7 +51,10 @@ def frame_detections(
     if len(scores) == 0:
         return []
     return non_max_suppression(
-        [Detection(role, *map(float, b), float(s)) for b, s in zip(boxes, scores)]
+        [
+            Detection(role, float(b[0]), float(b[1]), float(b[2]), float(b[3]), float(s))
+            for b, s in zip(boxes, scores, strict=True)
+        ]
     )
 
 
@@ -84,7 +87,9 @@ def non_max_suppression(detections: Sequence[Detection], iou: float = NMS_IOU) -
     return chosen
 
 
-def grown(detection: Detection, margin: float, height: int, width: int) -> tuple[int, ...]:
+def grown(
+    detection: Detection, margin: float, height: int, width: int
+) -> tuple[int, int, int, int]:
     """The detection grown by `margin` of its size on every side, clipped, as int x0, y0, x1, y1.
 
     The margin hides what a tight box leaves: hair, ears, an arm, the box regression's error.

@@ -119,19 +119,17 @@ class TritonPredictor:
         """
         names = self._settings.served_model_names
         try:
-            ready = all(
-                self._call(
-                    "readiness check",
-                    lambda name=name: self._tc.is_model_ready(name, self._pinned_version(name)),
-                )
-                for name in names
-            )
+            ready = all(self._model_ready(name) for name in names)
             return ready and bool(self.served_models())
         except ModelContractError as exc:
             log.error("not ready: %s", exc.reason)
             return False
         except PredictorUnavailable:
             return False
+
+    def _model_ready(self, name: str) -> bool:
+        version = self._pinned_version(name)
+        return bool(self._call("readiness check", lambda: self._tc.is_model_ready(name, version)))
 
     def served_model(self) -> ServedModel:
         """The model KServe names (`--model_name`); its version keys shadow results."""
