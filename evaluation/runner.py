@@ -247,9 +247,13 @@ def run_model_set(
                     anonymized_name = f"{frame.name}.anonymized.{suffix}"
                     (keep_dir / anonymized_name).write_bytes(anonymized_bytes)
                     (keep_dir / f"{frame.name}.mask.png").write_bytes(mask_bytes)
-                for key in ("model", "models"):
-                    if key in record:
-                        served[repr(record[key])] = record[key]
+                for ref in record.get("models") or [record["model"]]:
+                    name, version, role = ref["name"], ref.get("version"), ref.get("role")
+                    served[repr((name, version, role))] = {
+                        "name": name,
+                        "version": version,
+                        "role": role,
+                    }
             else:
                 run.failures.append(
                     {"frame": frame.name, "status": outcome.status, "reason": outcome.reason}

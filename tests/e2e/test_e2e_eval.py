@@ -39,8 +39,12 @@ def test_the_eval_runs_the_stack_and_reports_every_person(tmp_path: Path) -> Non
         )
     )
     [run] = report["model_sets"]
-    assert run["models"] == ["person_segmenter"]
-    assert [m["name"] for m in run["served_models"]] == ["person_segmenter"]
+    assert run["models"] == ["person_segmenter", "person_detector", "face_detector"]  # the default
+    assert [(m["name"], m["role"]) for m in run["served_models"]] == [
+        ("person_segmenter", "segmenter"),
+        ("person_detector", "person_detector"),
+        ("face_detector", "face_detector"),
+    ]
     assert run["failures"] == []
     people = run["people"]
     assert len(people) == sum(len(s.people) for s in generated)

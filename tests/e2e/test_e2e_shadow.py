@@ -121,8 +121,10 @@ def test_shadows_write_only_under_shadow_delete_nothing_and_never_reply(run: Run
     live = [k for k in keys if k.startswith(f"results/{TENANT}/")]
     shadow = [k for k in keys if k.startswith("shadow/")]
     assert sorted(live + shadow) == sorted(keys)
-    # the live model's three files per image, and nothing of a shadow's among them
-    assert len(live) == 3 * IMAGES
+    # the live model's three files per image and its time-index entry, nothing of a shadow's
+    index = [k for k in live if k.startswith(f"results/{TENANT}/_index/")]
+    assert len(live) - len(index) == 3 * IMAGES
+    assert len(index) == IMAGES
     for upload in run.uploads:
         record = client.record(upload)
         assert record is not None and record["model"]["name"] == "person_segmenter"
