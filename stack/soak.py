@@ -47,6 +47,7 @@ from stack.lifecycle import (
 )
 from stack.upload_api import dev_token
 from stack.uploads import StackClient
+from transformer.index import index_prefix, parse_entry_key
 from transformer.keys import result_keys
 
 TENANT = "soak"
@@ -153,7 +154,11 @@ def upload_all(
 
 def finished(client: StackClient, state: StackState) -> set[str]:
     keys = client.list_keys(state.results_bucket, f"results/{TENANT}/")
-    return {k.split("/")[2] for k in keys if k.endswith("/result.json")}
+    return {
+        k.split("/")[2]
+        for k in keys
+        if k.endswith("/result.json") and not k.startswith(index_prefix(TENANT))
+    }
 
 
 def worker_pids(master: int) -> list[int]:
@@ -319,12 +324,18 @@ def account(client: StackClient, state: StackState, sent: list[Sent]) -> Account
     """Every upload exactly once, and the results bucket checked object by object."""
     result = Account()
     bucket = state.results_bucket
-    listed = set(client.list_keys(bucket, f"results/{TENANT}/"))
+    everything = set(client.list_keys(bucket, f"results/{TENANT}/"))
+    index = {k for k in everything if k.startswith(index_prefix(TENANT))}
+    listed = everything - index
     token = dev_token(Path(state.api_keys_dir), TENANT)
     ids = {s.image_id for s in sent}
     for key in listed:
         if key.split("/")[2] not in ids:
             result.problems.append(f"{key}: under results/ but no upload of this soak")
+    for key in index:  # the time index (transformer/index.py): entries of this soak's images only
+        entry = parse_entry_key(key)
+        if entry is None or entry.image_id not in ids:
+            result.problems.append(f"{key}: an index entry of no upload of this soak")
     for s in sent:
         record = client.record_of(TENANT, s.image_id)
         prefix = result_keys(TENANT, s.image_id, "x").prefix

@@ -182,7 +182,7 @@ def test_only_the_rule_may_send_to_the_queues_and_only_over_tls(modules: dict[st
 def test_irsa_policies_are_scoped_to_key_prefixes(modules: dict[str, Any]) -> None:
     cluster_locals = locals_of(modules["cluster"])
     duties = cluster_locals["s3_duties"]
-    prefix_locals = {"incoming", "results", "shadow", "models", "api_state"}
+    prefix_locals = {"incoming", "results", "shadow", "shadow_reports", "models", "api_state"}
     for name, duty in duties.items():
         assert re.fullmatch(r"\$\{var\.storage\.\w+_bucket_arn\}", duty["bucket"]), name
         assert duty["prefixes"], name

@@ -44,16 +44,17 @@ module "cluster" {
   kafka_broker_class = var.kafka_broker_class
 
   storage = {
-    uploads_bucket_arn   = module.storage.uploads_bucket_arn
-    results_bucket_arn   = module.storage.results_bucket_arn
-    models_bucket_arn    = module.storage.models_bucket_arn
-    api_state_bucket_arn = module.storage.api_state_bucket_arn
-    kms_key_arn          = module.storage.kms_key_arn
-    incoming_prefix      = module.storage.incoming_prefix
-    results_prefix       = module.storage.results_prefix
-    shadow_prefix        = module.storage.shadow_prefix
-    models_prefix        = module.storage.models_prefix
-    api_state_prefix     = module.storage.api_state_prefix
+    uploads_bucket_arn    = module.storage.uploads_bucket_arn
+    results_bucket_arn    = module.storage.results_bucket_arn
+    models_bucket_arn     = module.storage.models_bucket_arn
+    api_state_bucket_arn  = module.storage.api_state_bucket_arn
+    kms_key_arn           = module.storage.kms_key_arn
+    incoming_prefix       = module.storage.incoming_prefix
+    results_prefix        = module.storage.results_prefix
+    shadow_prefix         = module.storage.shadow_prefix
+    shadow_reports_prefix = module.storage.shadow_reports_prefix
+    models_prefix         = module.storage.models_prefix
+    api_state_prefix      = module.storage.api_state_prefix
   }
 
   queue = {

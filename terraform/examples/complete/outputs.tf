@@ -18,6 +18,7 @@ locals {
     shadowRoleArn         = module.cluster.shadow_role_arn
     eventSourceRoleArn    = module.cluster.event_source_role_arn
     apiRoleArn            = module.cluster.api_role_arn
+    shadowReportRoleArn   = module.cluster.shadow_report_role_arn
     cognitoUserPoolId     = length(var.tenants) > 0 ? module.auth.user_pool_id : ""
     cognitoAppClientIds   = [for tenant in sort(var.tenants) : module.auth.client_ids[tenant]]
     cognitoResourceServer = module.auth.resource_server_identifier

@@ -4,6 +4,8 @@
 #   shadow        = read uploads + write shadow/                       + read models
 #   event_source  = consume the upload-events queue
 #   api           = presign uploads into incoming/ + read results/ + its own state under api/
+#   shadow_report = read results/ and shadow/ + write its reports under shadow-reports/ (the
+#                   chart's shadowReport CronJob: `python -m ops shadow-report --s3`)
 #   knative_kafka = Kafka client of the MSK cluster (Knative's Kafka controller and data plane)
 # "read models" is the storage initializer's duty: KServe runs the storage initializer as an init
 # container of the InferenceService pod, under the pod's service account, so it belongs to the
@@ -15,13 +17,14 @@
 # it). The cost: a listing without any prefix is allowed too; it reveals key names, no content.
 
 locals {
-  s3_via    = "s3.${local.region}.amazonaws.com"
-  sqs_via   = "sqs.${local.region}.amazonaws.com"
-  incoming  = var.storage.incoming_prefix
-  results   = var.storage.results_prefix
-  shadow    = var.storage.shadow_prefix
-  models    = var.storage.models_prefix
-  api_state = var.storage.api_state_prefix
+  s3_via         = "s3.${local.region}.amazonaws.com"
+  sqs_via        = "sqs.${local.region}.amazonaws.com"
+  incoming       = var.storage.incoming_prefix
+  results        = var.storage.results_prefix
+  shadow         = var.storage.shadow_prefix
+  models         = var.storage.models_prefix
+  api_state      = var.storage.api_state_prefix
+  shadow_reports = var.storage.shadow_reports_prefix
 
   # Duty → (bucket, prefix, object actions, KMS actions): one policy each, same shape.
   s3_duties = {
@@ -35,6 +38,8 @@ locals {
     presign_uploads = { bucket = var.storage.uploads_bucket_arn, prefixes = [local.incoming], actions = ["s3:PutObject"], kms = ["kms:GenerateDataKey"] }
     read_results    = { bucket = var.storage.results_bucket_arn, prefixes = [local.results], actions = ["s3:GetObject"], kms = ["kms:Decrypt"] }
     api_state       = { bucket = var.storage.api_state_bucket_arn, prefixes = [local.api_state], actions = ["s3:GetObject", "s3:PutObject"], kms = ["kms:GenerateDataKey", "kms:Decrypt"] }
+    read_shadow     = { bucket = var.storage.results_bucket_arn, prefixes = [local.shadow], actions = ["s3:GetObject"], kms = ["kms:Decrypt"] }
+    write_reports   = { bucket = var.storage.results_bucket_arn, prefixes = [local.shadow_reports], actions = ["s3:PutObject"], kms = ["kms:GenerateDataKey"] }
   }
 }
 
@@ -144,6 +149,11 @@ locals {
     api = {
       subjects = ["${var.namespace}:${var.service_accounts.api}"]
       policies = ["presign_uploads", "read_results", "api_state"]
+      managed  = []
+    }
+    shadow_report = {
+      subjects = ["${var.namespace}:${var.service_accounts.shadow_report}"]
+      policies = ["read_results", "read_shadow", "write_reports"]
       managed  = []
     }
   }

@@ -43,6 +43,11 @@ output "event_source_role_arn" {
   value       = aws_iam_role.irsa["event_source"].arn
 }
 
+output "shadow_report_role_arn" {
+  description = "IRSA role of the shadow report CronJob (chart `aws.shadowReportRoleArn`)."
+  value       = aws_iam_role.irsa["shadow_report"].arn
+}
+
 output "api_role_arn" {
   description = "IRSA role of the upload API (chart `aws.apiRoleArn`)."
   value       = aws_iam_role.irsa["api"].arn

@@ -171,12 +171,13 @@ variable "namespace" {
 }
 
 variable "service_accounts" {
-  description = "Service account names of the chart (`inference.serviceAccount.name`, `shadow.serviceAccount.name`, `source.serviceAccount.name`, `api.serviceAccount.name`)."
+  description = "Service account names of the chart (`inference.serviceAccount.name`, `shadow.serviceAccount.name`, `source.serviceAccount.name`, `api.serviceAccount.name`, `shadowReport.serviceAccount.name`)."
   type = object({
-    inference    = optional(string, "siteveil-inference")
-    shadow       = optional(string, "siteveil-shadow")
-    event_source = optional(string, "siteveil-event-source")
-    api          = optional(string, "siteveil-api")
+    inference     = optional(string, "siteveil-inference")
+    shadow        = optional(string, "siteveil-shadow")
+    event_source  = optional(string, "siteveil-event-source")
+    api           = optional(string, "siteveil-api")
+    shadow_report = optional(string, "siteveil-shadow-report")
   })
   default = {}
 }
@@ -213,21 +214,22 @@ variable "kafka_broker_class" {
 variable "storage" {
   description = "Buckets, key prefixes and key of the storage module (its outputs)."
   type = object({
-    uploads_bucket_arn   = string
-    results_bucket_arn   = string
-    models_bucket_arn    = string
-    api_state_bucket_arn = string
-    kms_key_arn          = string
-    incoming_prefix      = string
-    results_prefix       = string
-    shadow_prefix        = string
-    models_prefix        = string
-    api_state_prefix     = string
+    uploads_bucket_arn    = string
+    results_bucket_arn    = string
+    models_bucket_arn     = string
+    api_state_bucket_arn  = string
+    kms_key_arn           = string
+    incoming_prefix       = string
+    results_prefix        = string
+    shadow_prefix         = string
+    shadow_reports_prefix = optional(string, "shadow-reports/")
+    models_prefix         = string
+    api_state_prefix      = string
   })
 
   validation {
     condition = alltrue([
-      for p in [var.storage.incoming_prefix, var.storage.results_prefix, var.storage.shadow_prefix, var.storage.models_prefix, var.storage.api_state_prefix] :
+      for p in [var.storage.incoming_prefix, var.storage.results_prefix, var.storage.shadow_prefix, var.storage.shadow_reports_prefix, var.storage.models_prefix, var.storage.api_state_prefix] :
       can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$", p))
     ])
     error_message = "Every prefix must be non-empty and end in '/': the roles are scoped to prefixes, never to whole buckets."

@@ -5,6 +5,8 @@ locals {
   incoming_prefix = "incoming/"
   results_prefix  = "results/"
   shadow_prefix   = "shadow/"
+  # the shadow report's output (the chart's shadowReport.outputPrefix)
+  shadow_reports_prefix = "shadow-reports/"
 
   bucket_names = {
     uploads     = "${var.name}-uploads"

@@ -53,6 +53,11 @@ output "shadow_prefix" {
   value       = local.shadow_prefix
 }
 
+output "shadow_reports_prefix" {
+  description = "Key prefix of the shadow comparison reports in the results bucket (`python -m ops shadow-report --s3`)."
+  value       = local.shadow_reports_prefix
+}
+
 output "models_prefix" {
   description = "Key prefix of the model repositories in the models bucket."
   value       = var.models_prefix
