@@ -468,3 +468,27 @@ def test_karpenter_has_the_reference_permissions_in_documents_under_the_size_lim
     # document, a rough upper bound of its JSON, stays well below.
     for name, doc in docs.items():
         assert len(json.dumps(doc, separators=(",", ":"))) < 6144, name
+
+
+def test_eventbridge_may_use_the_queue_key_only_for_this_deployments_rules(
+    modules: dict[str, Any],
+) -> None:
+    """Amazon SQS Developer Guide, "Key management" > "Configure AWS KMS permissions with confused
+    deputy protection" (sqs-key-management.html): with SSE-enabled queues CloudWatch Events
+    (EventBridge) supports `aws:SourceArn`; `aws:SourceAccount` where the ARN is unknown. The
+    events module's rule is "<name>-object-created", so the key policy's pattern must match it."""
+    document = data(modules["storage"], "aws_iam_policy_document")["kms"]
+    (statement,) = [
+        s for s in statements(document) if s.get("sid") == "EventBridgeSendsToTheEncryptedQueue"
+    ]
+    assert statement["principals"][0] == {
+        "type": "Service",
+        "identifiers": ["events.amazonaws.com"],
+    }
+    assert sorted(statement["actions"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    test, (pattern,) = conditions(statement)["aws:SourceArn"]
+    assert test == "ArnLike"
+    assert pattern.endswith(":rule/${var.name}-*") and ":events:" in pattern
+    assert conditions(statement)["aws:SourceAccount"] == ("StringEquals", ["${local.account_id}"])
+    rule = resources(modules["events"], "aws_cloudwatch_event_rule")["object_created"]
+    assert rule["name"].startswith("${var.name}-")

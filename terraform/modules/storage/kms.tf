@@ -8,6 +8,7 @@ data "aws_region" "current" {}
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
 }
 
 data "aws_iam_policy_document" "kms" {
@@ -44,6 +45,13 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
+  # EventBridge encrypts what its rules send to an SSE-KMS queue with this key. The Amazon SQS
+  # Developer Guide, "Key management" > "Configure AWS KMS permissions with confused deputy
+  # protection" (docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/
+  # sqs-key-management.html), lists CloudWatch Events (EventBridge) among the services that
+  # support `aws:SourceArn` with SSE-enabled queues, and `aws:SourceAccount` where the ARN is not
+  # known. (For encrypted SNS topics EventBridge does not support them: that is SNS's page.) The
+  # events module names its rule "<name>-object-created", so only this deployment's rules match.
   statement {
     sid       = "EventBridgeSendsToTheEncryptedQueue"
     effect    = "Allow"
@@ -59,6 +67,12 @@ data "aws_iam_policy_document" "kms" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${var.name}-*"]
     }
   }
 }
