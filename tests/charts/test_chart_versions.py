@@ -217,12 +217,19 @@ def test_the_revision_lets_a_delivery_attempt_run_its_whole_timeout() -> None:
 
 
 def test_triggermesh_manages_its_own_service_account() -> None:
-    """TriggerMesh's controller creates and annotates the receive adapter's ServiceAccount
-    (AWSEventBridgeSource `spec.auth.iam.serviceAccount`, with `roleArn`): the chart must not
-    render one of the same name, which Helm and TriggerMesh would then both rewrite."""
+    """TriggerMesh's controller creates the receive adapter's ServiceAccount, named by
+    `spec.auth.iam.serviceAccount` and annotated `eks.amazonaws.com/role-arn` from
+    `spec.auth.iam.roleArn`, when it is missing, and keeps it in sync only while it carries
+    `app.kubernetes.io/managed-by: triggermesh-controller`; one made by someone else is left as it
+    is (triggermesh/triggermesh@68d43c1a, pkg/reconciler/reconcile.go
+    getOrCreateAdapterServiceAccount / syncAdapterServiceAccount; pkg/apis/common/v1alpha1/
+    aws_types.go ServiceAccountOptions). So the chart leaves the account to TriggerMesh (owned by
+    the source, deleted with it) and gives the source the role, rather than rendering one of the
+    same name that TriggerMesh would then never annotate or own."""
     objs = render(PROFILES["triggermesh"])
     source = one(objs, "AWSEventBridgeSource")
     name = source["spec"]["auth"]["iam"]["serviceAccount"]
+    assert source["spec"]["auth"]["iam"]["roleArn"].startswith("arn:aws:iam::")
     assert name not in {sa["metadata"]["name"] for sa in of_kind(objs, "ServiceAccount")}
     # The IntegrationSource has no controller of its own for it: the chart makes it.
     default = render()
