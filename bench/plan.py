@@ -131,6 +131,10 @@ class GpuMeasured:
     images_per_s: float  # Triton's best images/s over the batch sizes measured
     workers_for_90pct: int | None
     source: str
+    # the images/s at which `make bench-gpu` saw SM activity reach 90 %; the planner divides it
+    # by its own per-worker rate (same resolution as the plan), so prefers it to the report's
+    # workers_for_90pct (computed from one resolution's workers)
+    images_per_s_for_90pct: float | None = None
 
 
 @dataclass(frozen=True)
@@ -256,11 +260,13 @@ def parse_gpu_report(report: Mapping[str, Any], source: str) -> GpuMeasured:
         raise PlanRefused(f"{source}: no batches measured")
     best = max(_number(b, "images_per_s", f"{source} batches[]") for b in batches)
     workers = report.get("workers_for_90pct")
+    rate = report.get("gpu_images_per_s_for_90pct")
     return GpuMeasured(
         gpu=str(report.get("gpu", "?")),
         images_per_s=best,
         workers_for_90pct=int(workers) if isinstance(workers, int) and workers > 0 else None,
         source=source,
+        images_per_s_for_90pct=float(rate) if isinstance(rate, int | float) and rate > 0 else None,
     )
 
 
@@ -338,9 +344,12 @@ def make_plan(
                 "GPU serving needs Triton's GPU throughput: pass --gpu-report (from `make "
                 "bench-gpu`) or state it with --gpu-images-per-s, or plan --serving cpu"
             )
-        feed = gpu.workers_for_90pct or workers_to_feed_gpu(
-            gpu.images_per_s, per_worker, a.gpu_busy_target
-        )
+        if gpu.images_per_s_for_90pct:
+            feed = workers_to_feed_gpu(gpu.images_per_s_for_90pct, per_worker, 1.0)
+        else:
+            feed = gpu.workers_for_90pct or workers_to_feed_gpu(
+                gpu.images_per_s, per_worker, a.gpu_busy_target
+            )
         workers = feed
         needed = math.ceil(demand.peak_images_per_s / (per_worker * a.utilization) - 1e-9)
         if needed < workers:
@@ -516,7 +525,10 @@ def render(plan: Plan) -> str:
             f"  - GPU: {g.gpu}, Triton {g.images_per_s:g} images/s at its best batch ({g.source})",
             f"  - workers per pod: enough to keep the GPU {a.gpu_busy_target:.0%} busy "
             + (
-                f"(workers_for_90pct from {g.source})"
+                f"(= ceil({g.images_per_s_for_90pct:g} images/s, where {g.source} saw SM "
+                "activity reach 90 %, / images/s per worker)"
+                if g.images_per_s_for_90pct
+                else f"(workers_for_90pct from {g.source})"
                 if g.workers_for_90pct
                 else f"(= ceil({a.gpu_busy_target:g} x GPU images/s / images/s per worker))"
             ),

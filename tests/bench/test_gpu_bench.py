@@ -201,8 +201,9 @@ def test_the_load_driver_measures_a_running_triton(tmp_path: Path) -> None:
     shutil.copytree(
         SEGMENTER, repo / "person_segmenter", ignore=shutil.ignore_patterns("__pycache__")
     )
-    with triton.running_triton(repo, config_name="cpu") as endpoints:
-        p = gpu.drive(endpoints.http, batch=2, clients=2, seconds=1.5, gpu=None, warmup=0.5)
+    with triton.running_triton(repo, config_name="cpu") as endpoints, gpu.load_pool(2) as pool:
+        p = gpu.drive(pool, endpoints.http, batch=2, clients=2, seconds=1.5, gpu=None, warmup=0.5)
+        print(f"local CPU Triton, batch 2 x 2 clients: {p.to_dict()}")
     assert p.errors == 0 and p.requests > 0 and p.images == 2 * p.requests
     assert 0 < p.p50_ms <= p.p99_ms and p.images_per_s > 0
     assert p.gpu_util_pct is None

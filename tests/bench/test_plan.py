@@ -95,6 +95,27 @@ def test_workers_to_feed_gpu_keeps_it_ninety_percent_busy() -> None:
         plan.workers_to_feed_gpu(0, 10, 0.9)
 
 
+def test_workers_per_gpu_come_from_the_rate_that_kept_it_90_percent_busy() -> None:
+    # 1450 images/s at 93 % SM activity in the GPU report; 4K workers are slower, so more of
+    # them are needed to keep the same GPU busy (the planner divides by its own resolution's)
+    g = gpu()
+    assert g.images_per_s_for_90pct == 1450
+    assert (
+        plan.make_plan(
+            plan.Demand(1e9, 1, 1000), measured(), g, plan.Assumptions(), plan.INSTANCE_TYPES
+        )
+        .notes[0]
+        .startswith("135 workers per pod would be needed to keep a GPU 90% busy")
+    )
+    four_k = measured("4k")
+    needed = math.ceil(1450 / four_k.per_worker_images_per_s)
+    assert needed > 135
+    notes = plan.make_plan(
+        plan.Demand(1e9, 1, 1000), four_k, g, plan.Assumptions(), plan.INSTANCE_TYPES
+    ).notes
+    assert notes[0].startswith(f"{needed} workers per pod would be needed")
+
+
 def test_small_demand_gets_one_pod_sized_to_the_peak() -> None:
     p = make(1_000_000)  # 34.7 images/s at peak
     assert p.pods == 1 and p.gpus == 1
@@ -103,7 +124,7 @@ def test_small_demand_gets_one_pod_sized_to_the_peak() -> None:
 
 
 def test_a_gpu_needing_more_workers_than_the_chart_allows_is_capped_and_said() -> None:
-    p = make(50_000_000)  # the fixture's GPU wants 125 workers
+    p = make(50_000_000)  # the fixture's GPU wants ceil(1450 / 10.8) = 135 workers
     assert p.workers_per_pod == plan.MAX_WORKERS
     assert any("at most 64" in n for n in p.notes)
 
