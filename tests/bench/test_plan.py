@@ -318,6 +318,10 @@ def test_printed_gpu_values_render_with_helm(helm: Path, images_per_day: int) ->
     assert nodepool["spec"]["limits"]["nvidia.com/gpu"] >= p.gpus
     families = nodepool["spec"]["template"]["spec"]["requirements"][0]["values"]
     assert families == [p.recommended.instance.family]
+    crds = chart_support.crds_dir()
+    if crds.is_dir():  # the rendered objects as the API server would take them (the real CRDs)
+        schemas = chart_support.load_crds(crds)
+        assert chart_support.validate_all([isvc, nodepool], schemas) == []
 
 
 def test_printed_cpu_values_render_with_helm(helm: Path) -> None:
