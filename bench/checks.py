@@ -1,0 +1,111 @@
+"""The results check: every image of a round came back anonymized, whoever transformed it.
+
+For each upload, `results/<tenant>/<image-id>/` must hold `anonymized.jpg`, `mask.png` and a
+`result.json` that parses; the mask must mark some pixels, and inside it the picture must have
+changed far more than outside it (outside, only JPEG re-encoding moves pixels: a person
+left untouched fails this even when a mask was written).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import simplejpeg
+from botocore.exceptions import ClientError
+
+# Mean absolute change (0..255, over the channels) inside the mask must be at least this, and
+# at least CHANGE_RATIO times the change outside it. Pixelating people in 8–32 px cells moves
+# them by tens of levels; re-encoding at quality 90 moves the rest by 1–3.
+MIN_CHANGE = 4.0
+CHANGE_RATIO = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    image_id: str
+    anonymized: bool
+    reason: str | None = None
+
+
+def masked_change(
+    original: np.ndarray, anonymized: np.ndarray, mask: np.ndarray
+) -> tuple[float, float]:
+    """Mean absolute change inside and outside the mask (mask resized to the image if needed)."""
+    if mask.shape != original.shape[:2]:
+        mask = cv2.resize(
+            mask.astype(np.uint8), (original.shape[1], original.shape[0]), cv2.INTER_NEAREST
+        ).astype(bool)
+    diff = cv2.absdiff(original, anonymized).mean(axis=2)
+    inside = float(diff[mask].mean()) if mask.any() else 0.0
+    outside = float(diff[~mask].mean()) if (~mask).any() else 0.0
+    return inside, outside
+
+
+def judge(original: np.ndarray, anonymized: np.ndarray, mask: np.ndarray) -> str | None:
+    """None when the people under the mask were anonymized; otherwise what is wrong."""
+    if anonymized.shape != original.shape:
+        return f"anonymized image is {anonymized.shape}, the upload {original.shape}"
+    if not mask.any():
+        return "the mask is empty"
+    inside, outside = masked_change(original, anonymized, mask)
+    if inside < MIN_CHANGE or inside < CHANGE_RATIO * outside:
+        return f"pixels under the mask barely changed ({inside:.1f} inside, {outside:.1f} outside)"
+    return None
+
+
+def _get(s3: Any, bucket: str, key: str) -> bytes | None:
+    try:
+        return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError:
+        return None
+
+
+def check_one(s3: Any, bucket: str, tenant: str, image_id: str, original: bytes) -> Check:
+    prefix = f"results/{tenant}/{image_id}/"
+    found = {
+        name: _get(s3, bucket, prefix + name)
+        for name in ("anonymized.jpg", "mask.png", "result.json")
+    }
+    missing = [name for name, body in found.items() if body is None]
+    if missing:
+        return Check(image_id, False, f"missing {', '.join(missing)}")
+    try:
+        json.loads(found["result.json"] or b"")
+    except ValueError:
+        return Check(image_id, False, "result.json is not JSON")
+    mask_png = np.frombuffer(found["mask.png"] or b"", np.uint8)
+    mask = cv2.imdecode(mask_png, cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        return Check(image_id, False, "mask.png does not decode")
+    try:
+        anonymized = simplejpeg.decode_jpeg(found["anonymized.jpg"] or b"", colorspace="RGB")
+    except ValueError as exc:
+        return Check(image_id, False, f"anonymized.jpg does not decode: {exc}")
+    reason = judge(simplejpeg.decode_jpeg(original, colorspace="RGB"), anonymized, mask > 127)
+    return Check(image_id, reason is None, reason)
+
+
+def check_all(
+    s3: Any, bucket: str, tenant: str, originals: Sequence[tuple[str, bytes]], *, threads: int = 2
+) -> list[Check]:
+    """Check every (image id, original JPEG); two threads (decoding releases the GIL)."""
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(lambda item: check_one(s3, bucket, tenant, *item), originals))
+
+
+def clear(s3: Any, bucket: str, prefix: str = "results/") -> int:
+    """Delete every object under prefix; how many there were."""
+    deleted = 0
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            deleted += len(keys)
+    return deleted
