@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import report, stats
+from bench.procs import KSERVE_VENV
 from bench.run import Options, run
 
 
@@ -61,20 +62,31 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", type=Path, default=Path("bench-output"), help="(%(default)s)")
     p.add_argument("--triton-config", default="cpu", help="Triton model config name (%(default)s)")
+    p.add_argument(
+        "--kserve-venv",
+        type=Path,
+        default=KSERVE_VENV,
+        help="virtualenv with the pinned kserve (default: .venv-kserve, `make kserve-venv`)",
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    options = Options(
-        images={"1080p": args.images_1080p, "4k": args.images_4k},
-        clients=args.clients,
-        workers=args.workers,
-        rounds=args.rounds,
-        only=args.only,
-        output=args.output,
-        triton_config=args.triton_config,
-    )
+    cli = parser()
+    args = cli.parse_args(argv)
+    try:
+        options = Options(
+            images={"1080p": args.images_1080p, "4k": args.images_4k},
+            clients=args.clients,
+            workers=args.workers,
+            rounds=args.rounds,
+            only=args.only,
+            output=args.output,
+            triton_config=args.triton_config,
+            kserve_venv=args.kserve_venv,
+        )
+    except ValueError as exc:
+        cli.error(str(exc))
     facts, measured = run(options)
     settings = {
         "images": facts["counts"],

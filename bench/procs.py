@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
-from stack.processes import free_port, spawn, stop, wait_http_ok
+from stack.errors import StackError
+from stack.processes import free_port, http_status, is_alive, log_tail, spawn, stop
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KSERVE_VENV = REPO_ROOT / ".venv-kserve"
@@ -31,7 +33,7 @@ class Target:
     argv: tuple[str, ...]
     port: int
     event_path: str  # "/" for ours, KServe's `/v1/models/<name>:predict` for the references
-    ready_path: str
+    ready_paths: tuple[str, ...]  # ready once any of them answers 200
     env: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -60,7 +62,7 @@ def siteveil_target(
         "--anonymization_mode=pixelate",
         "--jpeg_quality=90",
     )
-    return Target("siteveil", argv, port, "/", "/v2/health/ready")
+    return Target("siteveil", argv, port, "/", ("/v2/health/ready",))
 
 
 def kserve_missing(venv: Path = KSERVE_VENV, module: Path = KSERVE_MODULE) -> str | None:
@@ -108,7 +110,8 @@ def kserve_target(
         argv,
         port,
         "/v1/models/person_segmenter:predict",
-        "/v2/health/ready",
+        # the contract allows either: KServe's model-ready (v1) or server-ready (v2) path
+        ("/v1/models/person_segmenter", "/v2/health/ready"),
     )
 
 
@@ -116,17 +119,25 @@ def start(target: Target, env: Mapping[str, str], log_path: Path, timeout_s: flo
     """Start a target in its own session from the repository root; its pid once it is ready."""
     proc = spawn(target.argv, log_path=log_path, env={**env, **target.env}, cwd=REPO_ROOT)
     try:
-        wait_http_ok(
-            f"http://127.0.0.1:{target.port}{target.ready_path}",
-            name=target.name,
-            timeout_s=timeout_s,
-            pid=proc.pid,
-            log_path=log_path,
-        )
+        _wait_ready(target, proc.pid, log_path, timeout_s)
     except BaseException:
         stop(proc.pid)
         raise
     return proc.pid
+
+
+def _wait_ready(target: Target, pid: int, log_path: Path, timeout_s: float) -> None:
+    urls = [f"http://127.0.0.1:{target.port}{path}" for path in target.ready_paths]
+    deadline = time.monotonic() + timeout_s
+    while not any(http_status(url) == 200 for url in urls):
+        if not is_alive(pid):
+            raise StackError(f"{target.name} exited during start-up:\n{log_tail(log_path)}")
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"{target.name} not ready at {' or '.join(urls)} after {timeout_s:.0f} s:\n"
+                f"{log_tail(log_path)}"
+            )
+        time.sleep(0.2)
 
 
 def child_env(aws: Mapping[str, str]) -> dict[str, str]:

@@ -133,7 +133,6 @@ def run(options: Options, log: Callable[[str], None] = _say) -> tuple[dict[str, 
         made = make_frames(res, n + warm_count, seed=options.seed)
         frames[res], extra = made[:n], made[n:]
         warmup.extend(extra)
-    originals = {f.image_id: f.data for fs in frames.values() for f in fs}
 
     floors = {}
     for res, fs in frames.items():
@@ -148,7 +147,32 @@ def run(options: Options, log: Callable[[str], None] = _say) -> tuple[dict[str, 
             log(f"{name}: not run: {missing_kserve}")
     names = [n for n in stats.TRANSFORMERS if n in options.only and n not in measured.not_run]
 
+    if names:
+        _measure(options, names, frames, warmup, measured, logs, log, started)
+
+    facts = {
+        "counts": counts,
+        "floors": floors,
+        "sizes": {res: (fs[0].width, fs[0].height) for res, fs in frames.items()},
+        "kserve_version": procs.kserve_version(options.kserve_venv),
+        "elapsed_s": time.monotonic() - started,
+    }
+    return facts, measured
+
+
+def _measure(
+    options: Options,
+    names: Sequence[str],
+    frames: dict[str, list[Frame]],
+    warmup: Sequence[Frame],
+    measured: Measured,
+    logs: Path,
+    log: Callable[[str], None],
+    started: float,
+) -> None:
+    """Start moto and Triton, upload the frames once, then the rounds; everything stops after."""
     layout = AwsLayout()
+    originals = {f.image_id: f.data for fs in frames.values() for f in fs}
     server_pids: list[int] = []
     with tempfile.TemporaryDirectory(prefix="siteveil-bench-") as tmp:
         try:
@@ -164,7 +188,7 @@ def run(options: Options, log: Callable[[str], None] = _say) -> tuple[dict[str, 
             }
             warm_uploads = upload_frames(s3, layout.uploads_bucket, warmup)
 
-            log("starting Triton (CPU, person_segmenter) ...")
+            log(f"starting Triton (config {options.triton_config!r}, {MODEL} only) ...")
             repository = single_model_repository(options.model_repository, Path(tmp))
             triton = start_triton(
                 repository,
@@ -176,51 +200,59 @@ def run(options: Options, log: Callable[[str], None] = _say) -> tuple[dict[str, 
             env = procs.child_env(aws_env(endpoint, layout))
             log(f"ready after {time.monotonic() - started:.0f} s")
 
-            for round_index in range(options.rounds):
+            for round_number in range(1, options.rounds + 1):
                 for name in names:
                     if name in measured.not_run:
                         continue
                     checks.clear(s3, layout.results_bucket)
                     target = _target(name, options, triton.endpoints.http, layout)
+                    pids = {"triton": triton.pid, "s3": moto_pid}
                     try:
-                        pid = procs.start(target, env, logs / f"{name}.log")
-                    except Exception as exc:  # noqa: BLE001 - any start failure is reported
-                        measured.not_run[name] = f"did not start: {exc}"[:2000]
+                        batches = _one_transformer(
+                            target, env, pids, uploads, warm_uploads, options, logs
+                        )
+                    except Exception as exc:  # noqa: BLE001 - a reference's failure is reported
+                        measured.not_run[name] = f"failed in round {round_number}: {exc}"[:2000]
                         log(f"{name}: {measured.not_run[name]}")
                         continue
-                    pids = {"transformer": pid, "triton": triton.pid, "s3": moto_pid}
-                    try:
-                        drive(target.url, warm_uploads, clients=options.workers)
-                        for res, batch in uploads.items():
-                            figures = measure_batch(target, pids, batch, options.clients)
-                            figures["round"] = round_index + 1
-                            measured.rounds.setdefault(name, {}).setdefault(res, []).append(figures)
-                    finally:
-                        stop(pid)
-                    for res, batch in uploads.items():
+                    for res, figures in batches.items():
+                        figures["round"] = round_number
+                        batch = uploads[res]
                         results = checks.check_all(
                             s3,
                             layout.results_bucket,
                             TENANT,
                             [(u.image_id, originals[u.image_id]) for u in batch],
                         )
-                        figures = measured.rounds[name][res][-1]
                         figures["anonymized"] = sum(c.anonymized for c in results)
                         bad = [f"{c.image_id}: {c.reason}" for c in results if not c.anonymized]
                         figures["not_anonymized"] = bad[:5]
-                        measured.failures += [f"{name} round {round_index + 1} {b}" for b in bad]
-                        log(_line(name, res, round_index + 1, figures))
+                        measured.failures += [f"{name} round {round_number} {b}" for b in bad]
+                        measured.rounds.setdefault(name, {}).setdefault(res, []).append(figures)
+                        log(_line(name, res, round_number, figures))
         finally:
             procs.stop_all(list(reversed(server_pids)))
 
-    facts = {
-        "counts": counts,
-        "floors": floors,
-        "sizes": {res: (fs[0].width, fs[0].height) for res, fs in frames.items()},
-        "kserve_version": procs.kserve_version(options.kserve_venv),
-        "elapsed_s": time.monotonic() - started,
-    }
-    return facts, measured
+
+def _one_transformer(
+    target: procs.Target,
+    env: dict[str, str],
+    pids: dict[str, int],
+    uploads: dict[str, list[Upload]],
+    warm_uploads: Sequence[Upload],
+    options: Options,
+    logs: Path,
+) -> dict[str, dict[str, Any]]:
+    """Start one transformer, warm it up (uncounted), measure each resolution's batch, stop it."""
+    pid = procs.start(target, env, logs / f"{target.name}.log")
+    try:
+        drive(target.url, warm_uploads, clients=options.workers)
+        return {
+            res: measure_batch(target, {**pids, "transformer": pid}, batch, options.clients)
+            for res, batch in uploads.items()
+        }
+    finally:
+        stop(pid)
 
 
 def _target(name: str, options: Options, triton_http: str, layout: AwsLayout) -> procs.Target:

@@ -307,6 +307,36 @@ def test_cli_rejects_unknown_transformers_and_bad_counts(
     assert "unknown kserve" in capsys.readouterr().err
 
 
+def test_a_reference_that_cannot_run_is_reported_and_fails_the_bench(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No KServe virtualenv: the report says why the reference did not run, the exit code is 1."""
+    out = tmp_path / "out"
+    code = main(
+        [
+            "--only=kserve_tuned",
+            "--images-1080p=1",
+            "--images-4k=0",
+            "--rounds=1",
+            f"--kserve-venv={tmp_path / 'no-venv'}",
+            f"--output={out}",
+        ]
+    )
+    assert code == 1
+    built = json.loads((out / "report.json").read_text())
+    assert built["not_run"] == {"kserve_tuned": "no no-venv (build it with `make kserve-venv`)"}
+    assert built["resolutions"]["1080p"]["transformers"] == {}
+    assert built["resolutions"]["1080p"]["codec_floor_ms"] > 0
+    assert "| KServe SDK, tuned | not run: no no-venv" in (out / "report.md").read_text()
+    assert "kserve_tuned did not run" in capsys.readouterr().err
+
+
+def test_no_images_at_all_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--images-1080p=0", "--images-4k=0"])
+    assert "at least one image" in capsys.readouterr().err
+
+
 # --- one small real run ----------------------------------------------------------------------
 
 
