@@ -37,13 +37,14 @@ def masked_change(
     original: np.ndarray, anonymized: np.ndarray, mask: np.ndarray
 ) -> tuple[float, float]:
     """Mean absolute change inside and outside the mask (mask resized to the image if needed)."""
-    if mask.shape != original.shape[:2]:
-        mask = cv2.resize(
-            mask.astype(np.uint8), (original.shape[1], original.shape[0]), cv2.INTER_NEAREST
-        ).astype(bool)
-    diff = cv2.absdiff(original, anonymized).mean(axis=2)
-    inside = float(diff[mask].mean()) if mask.any() else 0.0
-    outside = float(diff[~mask].mean()) if (~mask).any() else 0.0
+    height, width = original.shape[:2]
+    inside_u8 = mask.astype(np.uint8)
+    if inside_u8.shape != (height, width):
+        inside_u8 = cv2.resize(inside_u8, (width, height), interpolation=cv2.INTER_NEAREST)
+    diff = cv2.absdiff(original, anonymized)
+    inside = float(np.mean(cv2.mean(diff, mask=inside_u8)[:3])) if inside_u8.any() else 0.0
+    outside_u8 = 1 - inside_u8
+    outside = float(np.mean(cv2.mean(diff, mask=outside_u8)[:3])) if outside_u8.any() else 0.0
     return inside, outside
 
 
