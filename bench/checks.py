@@ -38,12 +38,12 @@ def masked_change(
 ) -> tuple[float, float]:
     """Mean absolute change inside and outside the mask (mask resized to the image if needed)."""
     height, width = original.shape[:2]
-    inside_u8 = mask.astype(np.uint8)
+    inside_u8: np.ndarray = mask.astype(np.uint8)
     if inside_u8.shape != (height, width):
         inside_u8 = cv2.resize(inside_u8, (width, height), interpolation=cv2.INTER_NEAREST)
     diff = cv2.absdiff(original, anonymized)
     inside = float(np.mean(cv2.mean(diff, mask=inside_u8)[:3])) if inside_u8.any() else 0.0
-    outside_u8 = 1 - inside_u8
+    outside_u8 = (inside_u8 == 0).astype(np.uint8)
     outside = float(np.mean(cv2.mean(diff, mask=outside_u8)[:3])) if outside_u8.any() else 0.0
     return inside, outside
 
