@@ -167,16 +167,14 @@ def plot(report: Mapping[str, Any], path: Path) -> None:
     for i, name in enumerate(names):
         xs = [r + i * width for r in range(len(resolutions))]
         blocks = [report["resolutions"][r]["transformers"].get(name, {}) for r in resolutions]
-        ax_tput.bar(xs, [b.get("images_per_s") or 0 for b in blocks], width, label=LABELS[name])
-        ax_cpu.bar(xs, [b.get("cpu_ms_per_image") or 0 for b in blocks], width, label=LABELS[name])
+        tput = [b.get("images_per_s") or 0 for b in blocks]
+        cost = [b.get("cpu_ms_per_image") or 0 for b in blocks]
+        ax_tput.bar_label(ax_tput.bar(xs, tput, width, label=LABELS[name]), fmt="%.1f", fontsize=7)
+        ax_cpu.bar_label(ax_cpu.bar(xs, cost, width, label=LABELS[name]), fmt="%.0f", fontsize=7)
     floor_xs = [r + len(names) * width for r in range(len(resolutions))]
-    ax_cpu.bar(
-        floor_xs,
-        [report["resolutions"][r]["codec_floor_ms"] for r in resolutions],
-        width,
-        label="JPEG codec floor",
-        color="grey",
-    )
+    floors = [report["resolutions"][r]["codec_floor_ms"] for r in resolutions]
+    bars = ax_cpu.bar(floor_xs, floors, width, label="JPEG codec floor", color="grey")
+    ax_cpu.bar_label(bars, fmt="%.0f", fontsize=7)
     for ax, title in (
         (ax_tput, "images/s (higher is better)"),
         (ax_cpu, "transformer CPU ms per image (lower is better)"),
