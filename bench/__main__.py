@@ -1,20 +1,24 @@
 """`python -m bench` (`make bench`): the transformer beside the KServe SDK references and the codec
 floor, on moto S3 and the real Triton (CPU); writes report.json, report.md and report.png.
 
-Exits 1 when an image was not anonymized or a reference did not run; never on timings.
+Exits 1 when an image was not anonymized or a reference did not run, 2 when the bench itself
+cannot run (no model, no Triton); never on timings.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 from bench import report, stats
 from bench.procs import KSERVE_VENV
 from bench.run import Options, run
+from stack.errors import StackError
 
 
 def _positive(text: str) -> int:
@@ -71,6 +75,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupted(signum: int, _: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     cli = parser()
     args = cli.parse_args(argv)
@@ -87,7 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as exc:
         cli.error(str(exc))
-    facts, measured = run(options)
+    signal.signal(signal.SIGTERM, _interrupted)  # stop the servers on `kill` as on Ctrl-C
+    try:
+        facts, measured = run(options)
+    except (StackError, FileNotFoundError) as exc:
+        print(f"bench could not run: {exc}", file=sys.stderr)
+        return 2
     settings = {
         "images": facts["counts"],
         "clients": options.clients,

@@ -17,6 +17,7 @@ from bench import checks, codec_floor, report, stats
 from bench.__main__ import main, parser
 from bench.frames import distinct, make_frames, variant
 from bench.load import Upload, cloudevent
+from bench.run import single_model_repository
 from transformer.events import objects_created, parse_cloudevent
 
 
@@ -329,6 +330,18 @@ def test_a_reference_that_cannot_run_is_reported_and_fails_the_bench(
     assert built["resolutions"]["1080p"]["codec_floor_ms"] > 0
     assert "| KServe SDK, tuned | not run: no no-venv" in (out / "report.md").read_text()
     assert "kserve_tuned did not run" in capsys.readouterr().err
+
+
+def test_the_triton_repository_holds_the_segmenter_alone(tmp_path: Path) -> None:
+    source = tmp_path / "repo"
+    for model in ("person_segmenter", "face_detector"):
+        (source / model).mkdir(parents=True)
+        (source / model / "config.pbtxt").write_text(f'name: "{model}"')
+    root = single_model_repository(source, tmp_path / "run")
+    assert [p.name for p in root.iterdir()] == ["person_segmenter"]
+    assert (root / "person_segmenter" / "config.pbtxt").read_text() == 'name: "person_segmenter"'
+    with pytest.raises(FileNotFoundError, match="make model"):
+        single_model_repository(tmp_path / "empty", tmp_path / "run2")
 
 
 def test_no_images_at_all_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
