@@ -98,6 +98,16 @@ def problems(report: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def short_reason(reason: str, limit: int = 240) -> str:
+    """One line for a table cell: the first line and, for a traceback, its last (the error)."""
+    lines = [line.strip() for line in reason.splitlines() if line.strip()]
+    if not lines:
+        return "no reason given"
+    text = lines[0] if len(lines) == 1 else f"{lines[0]} … {lines[-1]}"
+    text = text.replace("|", "/")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _num(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
@@ -124,7 +134,7 @@ def markdown(report: Mapping[str, Any]) -> str:
         for name in stats.TRANSFORMERS:
             t = block["transformers"].get(name)
             if t is None:
-                reason = report["not_run"].get(name, "not selected (--only)")
+                reason = short_reason(report["not_run"].get(name, "not selected (--only)"))
                 lines.append(f"| {LABELS[name]} | not run: {reason} |||||||||")
                 continue
             lines.append(

@@ -192,6 +192,18 @@ def test_markdown_table_shows_figures_not_run_and_goals() -> None:
     assert "| transformer CPU/img ≤ 0.1 × as-shipped KServe | – | <= 0.1 | – |" in table
 
 
+def test_a_traceback_as_reason_stays_one_table_cell() -> None:
+    trace = "failed: x exited during start-up:\nTraceback (most recent call last):\n  File a|b\nImportError: no kserve\n"
+    table = report.markdown(_report(not_run={stats.KSERVE_SHIPPED: trace}))
+    (row,) = [line for line in table.splitlines() if line.startswith("| KServe SDK, as shipped")][
+        :1
+    ]
+    assert row == (
+        "| KServe SDK, as shipped | not run: failed: x exited during start-up: … "
+        "ImportError: no kserve |||||||||"
+    )
+
+
 def test_plot_is_written_as_png(tmp_path: Path) -> None:
     path = tmp_path / "report.png"
     report.plot(_report(), path)
