@@ -17,12 +17,15 @@ from pathlib import Path
 
 import psutil
 
+from stack.config import AwsLayout, StackConfig
 from stack.errors import StackError
+from stack.lifecycle import transformer_command
 from stack.processes import free_port, http_status, is_alive, log_tail, spawn, stop
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KSERVE_VENV = REPO_ROOT / ".venv-kserve"
 KSERVE_MODULE = REPO_ROOT / "bench" / "kserve_reference"
+MODEL = "person_segmenter"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,24 +47,18 @@ class Target:
 def siteveil_target(
     python: Path, *, triton_http: str, workers: int, results_bucket: str, uploads_bucket: str
 ) -> Target:
-    """Our transformer under real Gunicorn, with the flags `stack/` starts it with, segmenter
-    only, pixelation, JPEG quality 90 (its default)."""
+    """Our transformer under real Gunicorn with the command line `stack/` starts it with
+    (stack.lifecycle.transformer_command): segmenter only, pixelation, JPEG quality 90."""
     port = free_port()
-    argv = (
-        str(python),
-        "-m",
-        "transformer",
-        "--model_name=person_segmenter",
-        "--models=person_segmenter",
-        f"--predictor_host={triton_http}",
-        "--predictor_protocol=v2",
-        f"--http_port={port}",
-        f"--workers={workers}",
-        f"--results_bucket={results_bucket}",
-        f"--upload_buckets={uploads_bucket}",
-        "--anonymization_mode=pixelate",
-        "--jpeg_quality=90",
+    config = StackConfig(
+        python=python,
+        model_name=MODEL,
+        models=(MODEL,),
+        transformer_workers=workers,
+        transformer_args=("--anonymization_mode=pixelate", "--jpeg_quality=90"),
+        aws=AwsLayout(results_bucket=results_bucket, uploads_bucket=uploads_bucket),
     )
+    argv = tuple(transformer_command(config, triton_http, port))
     return Target("siteveil", argv, port, "/", ("/v2/health/ready",))
 
 

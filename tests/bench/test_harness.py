@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import simplejpeg
 
-from bench import checks, codec_floor, report, stats
+from bench import checks, codec_floor, procs, report, stats
 from bench.__main__ import main, parser
 from bench.frames import distinct, make_frames, variant
 from bench.load import Upload, cloudevent
@@ -354,6 +354,48 @@ def test_the_triton_repository_holds_the_segmenter_alone(tmp_path: Path) -> None
     assert (root / "person_segmenter" / "config.pbtxt").read_text() == 'name: "person_segmenter"'
     with pytest.raises(FileNotFoundError, match="make model"):
         single_model_repository(tmp_path / "empty", tmp_path / "run2")
+
+
+def test_command_lines_are_the_stacks_and_the_contracts(tmp_path: Path) -> None:
+    python = Path("/opt/py/bin/python")
+    ours = procs.siteveil_target(
+        python, triton_http="127.0.0.1:8000", workers=3, results_bucket="res", uploads_bucket="up"
+    )
+    assert ours.argv[:3] == (str(python), "-m", "transformer")
+    for flag in (
+        "--models=person_segmenter",
+        "--predictor_host=127.0.0.1:8000",
+        "--workers=3",
+        "--results_bucket=res",
+        "--upload_buckets=up",
+        "--anonymization_mode=pixelate",
+        f"--http_port={ours.port}",
+    ):
+        assert flag in ours.argv
+    assert ours.url == f"http://127.0.0.1:{ours.port}/"
+    venv = tmp_path / "kv"
+    ref = procs.kserve_target(
+        "tuned", triton_http="127.0.0.1:8000", workers=2, results_bucket="res", venv=venv
+    )
+    assert ref.argv == (
+        str(venv / "bin" / "python"),
+        "-m",
+        "bench.kserve_reference",
+        "--variant",
+        "tuned",
+        "--http_port",
+        str(ref.port),
+        "--predictor_host",
+        "127.0.0.1:8000",
+        "--model_name",
+        "person_segmenter",
+        "--results_bucket",
+        "res",
+        "--workers",
+        "2",
+    )
+    assert ref.name == "kserve_tuned"
+    assert ref.url.endswith("/v1/models/person_segmenter:predict")
 
 
 def test_no_images_at_all_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
