@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import cv2
@@ -60,32 +61,46 @@ def judge(original: np.ndarray, anonymized: np.ndarray, mask: np.ndarray) -> str
     return None
 
 
-def _get(s3: Any, bucket: str, key: str) -> bytes | None:
+def _get(s3: Any, bucket: str, key: str) -> tuple[bytes, datetime] | None:
     try:
-        return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        answer = s3.get_object(Bucket=bucket, Key=key)
     except ClientError:
         return None
+    return bytes(answer["Body"].read()), answer["LastModified"]
 
 
-def check_one(s3: Any, bucket: str, tenant: str, image_id: str, original: bytes) -> Check:
+def check_one(
+    s3: Any,
+    bucket: str,
+    tenant: str,
+    image_id: str,
+    original: bytes,
+    not_before: datetime | None = None,
+) -> Check:
+    """One image's results; `not_before`: the record must have been written since then (S3
+    times have whole seconds), so a record left from an earlier round does not count."""
     prefix = f"results/{tenant}/{image_id}/"
-    found = {
+    got = {
         name: _get(s3, bucket, prefix + name)
         for name in ("anonymized.jpg", "mask.png", "result.json")
     }
-    missing = [name for name, body in found.items() if body is None]
+    missing = [name for name, answer in got.items() if answer is None]
     if missing:
         return Check(image_id, False, f"missing {', '.join(missing)}")
+    found = {name: answer[0] for name, answer in got.items() if answer is not None}
+    written = min(answer[1] for answer in got.values() if answer is not None)
+    if not_before is not None and written < not_before.replace(microsecond=0):
+        return Check(image_id, False, f"the results are from an earlier run ({written})")
     try:
-        json.loads(found["result.json"] or b"")
+        json.loads(found["result.json"])
     except ValueError:
         return Check(image_id, False, "result.json is not JSON")
-    mask_png = np.frombuffer(found["mask.png"] or b"", np.uint8)
+    mask_png = np.frombuffer(found["mask.png"], np.uint8)
     mask = cv2.imdecode(mask_png, cv2.IMREAD_GRAYSCALE)
     if mask is None:
         return Check(image_id, False, "mask.png does not decode")
     try:
-        anonymized = simplejpeg.decode_jpeg(found["anonymized.jpg"] or b"", colorspace="RGB")
+        anonymized = simplejpeg.decode_jpeg(found["anonymized.jpg"], colorspace="RGB")
     except ValueError as exc:
         return Check(image_id, False, f"anonymized.jpg does not decode: {exc}")
     reason = judge(simplejpeg.decode_jpeg(original, colorspace="RGB"), anonymized, mask > 127)
@@ -93,11 +108,22 @@ def check_one(s3: Any, bucket: str, tenant: str, image_id: str, original: bytes)
 
 
 def check_all(
-    s3: Any, bucket: str, tenant: str, originals: Sequence[tuple[str, bytes]], *, threads: int = 2
+    s3: Any,
+    bucket: str,
+    tenant: str,
+    originals: Sequence[tuple[str, bytes]],
+    *,
+    not_before: datetime | None = None,
+    threads: int = 2,
 ) -> list[Check]:
     """Check every (image id, original JPEG); two threads (decoding releases the GIL)."""
     with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda item: check_one(s3, bucket, tenant, *item), originals))
+        return list(
+            pool.map(
+                lambda item: check_one(s3, bucket, tenant, item[0], item[1], not_before),
+                originals,
+            )
+        )
 
 
 def clear(s3: Any, bucket: str, prefix: str = "results/") -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,6 +206,7 @@ def _measure(
                     if name in measured.not_run:
                         continue
                     checks.clear(s3, layout.results_bucket)
+                    cleared_at = datetime.now(UTC)
                     target = _target(name, options, triton.endpoints.http, layout)
                     pids = {"triton": triton.pid, "s3": moto_pid}
                     try:
@@ -223,6 +225,7 @@ def _measure(
                             layout.results_bucket,
                             TENANT,
                             [(u.image_id, originals[u.image_id]) for u in batch],
+                            not_before=cleared_at,
                         )
                         figures["anonymized"] = sum(c.anonymized for c in results)
                         bad = [f"{c.image_id}: {c.reason}" for c in results if not c.anonymized]

@@ -6,9 +6,11 @@ No timing is asserted anywhere (speed is what the bench reports, not what a test
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 import simplejpeg
@@ -263,6 +265,38 @@ def test_a_mask_at_another_resolution_is_scaled_to_the_image() -> None:
     assert inside > 10 and outside == 0
 
 
+def test_results_in_s3_are_checked_present_fresh_and_anonymized() -> None:
+    """The check reads what a transformer wrote (moto's in-process S3 stands in for moto_server)."""
+    import boto3
+    from moto import mock_aws
+
+    rgb, mask = _scene()
+    original = simplejpeg.encode_jpeg(rgb, quality=95, colorspace="RGB")
+    anonymized = simplejpeg.encode_jpeg(_pixelated(rgb, mask), quality=90, colorspace="RGB")
+    mask_png = cv2.imencode(".png", mask.astype(np.uint8) * 255)[1].tobytes()
+    before = datetime.now(UTC)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="res")
+        files = {"anonymized.jpg": anonymized, "mask.png": mask_png, "result.json": b"{}"}
+        for name, body in files.items():
+            s3.put_object(Bucket="res", Key=f"results/t/good/{name}", Body=body)
+            if name != "mask.png":
+                s3.put_object(Bucket="res", Key=f"results/t/no-mask/{name}", Body=body)
+        found = checks.check_all(
+            s3, "res", "t", [("good", original), ("no-mask", original)], not_before=before
+        )
+        assert found == [
+            checks.Check("good", True),
+            checks.Check("no-mask", False, "missing mask.png"),
+        ]
+        later = datetime.now(UTC) + timedelta(seconds=5)
+        (stale,) = checks.check_all(s3, "res", "t", [("good", original)], not_before=later)
+        assert not stale.anonymized and "from an earlier run" in (stale.reason or "")
+        assert checks.clear(s3, "res") == 5
+        assert "Contents" not in s3.list_objects_v2(Bucket="res")
+
+
 # --- frames, events, codec floor, CLI ------------------------------------------------------
 
 
@@ -409,7 +443,8 @@ def test_no_images_at_all_is_refused(capsys: pytest.CaptureFixture[str]) -> None
 
 @pytest.mark.e2e
 def test_bench_runs_our_transformer_and_every_image_comes_back_anonymized(tmp_path: Path) -> None:
-    """moto, the real Triton and our transformer under Gunicorn: two 1080p frames, one round."""
+    """moto, the real Triton and our transformer under Gunicorn: two 1080p frames, two rounds
+    (the second must write its own results: the first's are cleared, and stale ones fail)."""
     from tests.e2e.conftest import require_stack_tools
 
     require_stack_tools()
@@ -419,7 +454,7 @@ def test_bench_runs_our_transformer_and_every_image_comes_back_anonymized(tmp_pa
             "--only=siteveil",
             "--images-1080p=2",
             "--images-4k=0",
-            "--rounds=1",
+            "--rounds=2",
             "--clients=2",
             "--workers=1",
             f"--output={out}",
@@ -430,7 +465,8 @@ def test_bench_runs_our_transformer_and_every_image_comes_back_anonymized(tmp_pa
     assert list(built["resolutions"]) == ["1080p"]
     block = built["resolutions"]["1080p"]
     ours = block["transformers"]["siteveil"]
-    assert (ours["images"], ours["anonymized"], ours["errors"]) == (2, 2, 0)
+    assert (ours["images"], ours["anonymized"], ours["errors"]) == (4, 4, 0)
+    assert [r["round"] for r in ours["rounds"]] == [1, 2]
     assert ours["cpu_ms_per_image"] > 0 and ours["triton_cpu_ms_per_image"] > 0
     assert ours["peak_rss_mb_per_worker"] > 10
     assert block["codec_floor_ms"] > 0
