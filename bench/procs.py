@@ -17,6 +17,8 @@ from pathlib import Path
 
 import psutil
 
+from evaluation import cpu
+
 from stack.config import AwsLayout, StackConfig
 from stack.errors import StackError
 from stack.lifecycle import transformer_command
@@ -192,6 +194,21 @@ class RssSampler:
     def peak_per_worker(self) -> int:
         """The largest peak RSS (bytes) any one worker reached."""
         return max(self._peaks.values(), default=0)
+
+
+def settle(
+    root: int, *, idle_cpu_s: float = 0.05, window_s: float = 0.5, timeout_s: float = 30
+) -> bool:
+    """Wait until the tree is idle (under idle_cpu_s of CPU in window_s): workers a server
+    starts after it says it is ready finish their start-up before the clock starts. False when
+    it never went idle within timeout_s (a worker in a restart loop, say)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = cpu.sample({"tree": root})
+        time.sleep(window_s)
+        if cpu.spent(before, cpu.sample({"tree": root}))["tree"] < idle_cpu_s:
+            return True
+    return False
 
 
 def stop_all(pids: Sequence[int]) -> None:

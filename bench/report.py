@@ -108,6 +108,22 @@ def short_reason(reason: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def unsteady(block: Mapping[str, Any]) -> list[str]:
+    """Notes on transformers whose process tree changed while measured (workers started or
+    restarted) or that never went idle before: their CPU includes start-up work."""
+    notes = []
+    for name, t in block["transformers"].items():
+        started = sum(r.get("processes_started", 0) for r in t["rounds"])
+        restless = sum(1 for r in t["rounds"] if r.get("settled") is False)
+        if started or restless:
+            notes.append(
+                f"- note: {LABELS.get(name, name)}: {started} process(es) started during the"
+                f" measured batches, {restless} round(s) not idle before them — its CPU includes"
+                f" worker start-up (restarts?); see logs/{name}.log"
+            )
+    return ["", *notes] if notes else []
+
+
 def _num(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
@@ -148,6 +164,7 @@ def markdown(report: Mapping[str, Any]) -> str:
             f"| JPEG codec floor (decode + encode q90, one core) | | | | "
             f"{_num(block['codec_floor_ms'])} | | | | | |"
         )
+        lines += unsteady(block)
         lines += ["", "| goal (siteveil) | ratio | target | met |", "|---|---:|---:|---|"]
         for goal in stats.GOALS:
             g = block["goals"][goal.name]

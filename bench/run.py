@@ -112,9 +112,13 @@ def measure_batch(
         images=len(uploads),
         errors=len(samples) - len(ok),
     )
-    figures["error_samples"] = [f"{s.image_id}: {s.status} {s.error}" for s in samples if not s.ok][
-        :5
-    ]
+    errors = [f"{s.image_id}: {s.status} {s.error}" for s in samples if not s.ok]
+    figures["error_samples"] = errors[:5]
+    # A server that forks or restarts workers mid-round pays their start-up in its CPU: say so.
+    tree_before = set(before.per_component["transformer"])
+    tree_after = set(after.per_component["transformer"])
+    figures["processes_started"] = len(tree_after - tree_before)
+    figures["processes_ended"] = len(tree_before - tree_after)
     return figures
 
 
@@ -250,10 +254,14 @@ def _one_transformer(
     pid = procs.start(target, env, logs / f"{target.name}.log")
     try:
         drive(target.url, warm_uploads, clients=options.workers)
-        return {
+        settled = procs.settle(pid)
+        batches = {
             res: measure_batch(target, {**pids, "transformer": pid}, batch, options.clients)
             for res, batch in uploads.items()
         }
+        for figures in batches.values():
+            figures["settled"] = settled
+        return batches
     finally:
         stop(pid)
 
@@ -278,9 +286,13 @@ def _target(name: str, options: Options, triton_http: str, layout: AwsLayout) ->
 
 def _line(name: str, res: str, round_number: int, f: dict[str, Any]) -> str:
     p99 = f"{f['p99_ms']:.0f}" if f["p99_ms"] is not None else "-"
+    warning = ""
+    if f["processes_started"] or not f["settled"]:
+        warning = f" (!) {f['processes_started']} process(es) started during it"
+        warning += "" if f["settled"] else ", never idle before it"
     return (
         f"round {round_number} {name:<15} {res:>5}: {f['images_per_s']:.2f} img/s, p99 {p99} ms,"
         f" CPU {f['cpu_ms_per_image']:.1f} ms/img (Triton {f['triton_cpu_ms_per_image']:.1f},"
         f" S3 {f['s3_cpu_ms_per_image']:.1f}), anonymized {f['anonymized']}/{f['images']},"
-        f" errors {f['errors']}"
+        f" errors {f['errors']}{warning}"
     )

@@ -194,6 +194,15 @@ def test_markdown_table_shows_figures_not_run_and_goals() -> None:
     assert "| transformer CPU/img ≤ 0.1 × as-shipped KServe | – | <= 0.1 | – |" in table
 
 
+def test_workers_started_while_measured_are_called_out() -> None:
+    assert "- note:" not in report.markdown(_report(processes_started=0, settled=True))
+    table = report.markdown(_report(processes_started=2, settled=False))
+    assert (
+        "- note: siteveil transformer: 2 process(es) started during the measured batches,"
+        " 1 round(s) not idle before them" in table
+    )
+
+
 def test_a_traceback_as_reason_stays_one_table_cell() -> None:
     trace = "failed: x exited during start-up:\nTraceback (most recent call last):\n  File a|b\nImportError: no kserve\n"
     table = report.markdown(_report(not_run={stats.KSERVE_SHIPPED: trace}))
