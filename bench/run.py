@@ -250,11 +250,14 @@ def _one_transformer(
     options: Options,
     logs: Path,
 ) -> dict[str, dict[str, Any]]:
-    """Start one transformer, warm it up (uncounted), measure each resolution's batch, stop it."""
+    """Start one transformer, let it go idle, warm it up (uncounted), measure each resolution's
+    batch, stop it."""
     pid = procs.start(target, env, logs / f"{target.name}.log")
     try:
-        drive(target.url, warm_uploads, clients=options.workers)
+        # workers a server starts after it says ready come up first, then every one is warmed
         settled = procs.settle(pid)
+        drive(target.url, warm_uploads, clients=options.workers)
+        settled = procs.settle(pid) and settled
         batches = {
             res: measure_batch(target, {**pids, "transformer": pid}, batch, options.clients)
             for res, batch in uploads.items()
