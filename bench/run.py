@@ -1,7 +1,7 @@
 """One bench run: moto + Triton once, then rounds alternating between the transformers.
 
-Per round and transformer: clear `results/`, start it, warm it up with frames that are not
-counted, send every 1080p frame then every 4K frame (each resolution a measured batch: latency
+Per round and transformer: clear `results/`, start it, let it go idle, warm it up with frames
+that are not counted, send every 1080p frame then every 4K frame (each resolution a measured batch: latency
 per request, CPU of the transformer's, Triton's and moto's process trees, peak RSS per worker),
 stop it, check every result. The codec floor is measured on the same frames before any server
 starts.
@@ -12,9 +12,9 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
