@@ -23,6 +23,7 @@ help:
 	@echo "make demo   - set up, start the local stack, anonymize sample images, write demo-output/"
 	@echo "make test   - set up and run every test"
 	@echo "make eval   - privacy evaluation through the local stack: eval-output/report.json + plot"
+	@echo "make bench [BENCH_ARGS=...] - transformer vs KServe SDK references and the JPEG codec floor: bench-output/"
 	@echo "make up / down / logs / status - the single-machine stack in the background"
 	@echo "make shadow-demo - a candidate model in shadow mode beside the demo model; report in shadow-output/"
 	@echo "make soak N=300 [SIZE=640x480 CONCURRENCY=8 DURATION=1800] - uploads under faults, exact account"
@@ -60,4 +61,4 @@ lint: setup-dev
 	$(VENV)/bin/mypy transformer export stack api siteveil_cli evaluation ops
 
 clean:
-	rm -rf $(VENV) .venv-* .tools .cache .stack demo-output eval-output .stack-shadow shadow-output
+	rm -rf $(VENV) .venv-* .tools .cache .stack demo-output eval-output bench-output .stack-shadow shadow-output
