@@ -58,7 +58,7 @@ lint: setup-dev
 	$(PY) -m pip install -q ruff mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy transformer export stack api siteveil_cli evaluation ops
+	$(VENV)/bin/mypy transformer export stack api siteveil_cli evaluation ops bench --exclude bench/kserve_reference
 
 clean:
 	rm -rf $(VENV) .venv-* .tools .cache .stack demo-output eval-output bench-output .stack-shadow shadow-output
