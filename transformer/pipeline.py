@@ -21,7 +21,7 @@ from transformer.index import ResultIndex, is_indexed
 from transformer.index import entry_key as index_entry_key
 from transformer.keys import ResultKeys, result_keys
 from transformer.metadata import ImageMetadata, from_s3_metadata
-from transformer.postprocess import MAX_REGIONS_LISTED
+from transformer.postprocess import MAX_REGIONS_LISTED, mask_fraction
 from transformer.predictor import Predictor, ServedModel
 from transformer.results import (
     ANONYMIZED,
@@ -113,6 +113,7 @@ class Pipeline:
                 s.anonymization_mode,
                 fill_color=s.fill_color,
                 faces=found.faces,
+                in_place=True,  # the decoded frame is not used again
             )
         out_format = image.format if s.output_format == "same" else s.output_format
         with _timed(timings, "encode"):
@@ -139,7 +140,7 @@ class Pipeline:
             model=ModelRef(name=served.name, version=served.version, role=served.contract.role),
             models=[_model_ref(m, i) for m, i in zip(models, inputs, strict=True)],
             anonymization=self._anonymization(found.dilation_px),
-            person_fraction=float(mask.mean()),
+            person_fraction=mask_fraction(mask),
             person_regions=[
                 Region(x=b.x, y=b.y, width=b.width, height=b.height, pixels=b.pixels)
                 for b in regions[:MAX_REGIONS_LISTED]
