@@ -18,11 +18,12 @@ CLIENT_CONFIG = Config(
     retries={"max_attempts": 3, "mode": "standard"},
     connect_timeout=5,
     read_timeout=30,
-    # No CRC32 of every body we PUT, nor of every body we GET: botocore computes (and checks)
-    # them only where an operation requires one. TLS and SigV4 still protect the bytes; S3 checks
-    # the MD5 of a DeleteObjects body, which needs one. ("Data integrity protections for Amazon
-    # S3", boto3 docs: `request_checksum_calculation`, `response_checksum_validation`.)
-    request_checksum_calculation="when_required",
+    # No CRC32 over every upload we GET (validated only where an operation requires it; TLS
+    # protects the bytes in transit). Request checksums stay at botocore's default: over HTTPS
+    # the CRC32 lets SigV4 skip the SHA-256 of the whole body (UNSIGNED-PAYLOAD, botocore's
+    # S3SigV4Auth._should_sha256_sign_payload), and locally (HTTP, the body is hashed anyway)
+    # `when_required` measured no difference. (boto3 docs, "Data integrity protections for
+    # Amazon S3": `request_checksum_calculation`, `response_checksum_validation`.)
     response_checksum_validation="when_required",
 )
 """One client per worker process, reused for every call (its connection pool keeps sockets open
