@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,12 @@ def _serving_parser() -> argparse.ArgumentParser:
     g.add_argument("--cpu-instances", type=int, default=1)
     g.add_argument("--num-versions", type=int, default=1, help="versions Triton keeps loaded")
     g.add_argument("--no-warmup", action="store_true")
+    g.add_argument(
+        "--ort-intra-op-threads",
+        type=int,
+        default=1,
+        help="ONNX Runtime intra-op threads in configs/cpu.pbtxt (0: one per core)",
+    )
     return p
 
 
@@ -200,6 +207,7 @@ def _serving(args: argparse.Namespace) -> Any:
         max_batch_size=args.max_batch_size, max_queue_delay_microseconds=args.max_queue_delay_us,
         gpu_instances=args.gpu_instances, cpu_instances=args.cpu_instances,
         num_versions=args.num_versions, warmup=not args.no_warmup,
+        ort_intra_op_threads=args.ort_intra_op_threads,
     )  # fmt: skip
 
 
@@ -371,7 +379,11 @@ def cmd_configs(args: argparse.Namespace) -> int:
     from export.triton_config import PERSON_SEGMENTER, spec_from_onnx, write_configs
 
     if args.onnx is None:
-        spec = PERSON_SEGMENTER
+        threads = args.ort_intra_op_threads
+        spec = replace(
+            PERSON_SEGMENTER,
+            serving=replace(PERSON_SEGMENTER.serving, ort_intra_op_threads=threads),
+        )
     else:
         if not args.onnx.is_file():
             raise MissingFile(f"ONNX model not found: {args.onnx}")

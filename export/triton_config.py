@@ -89,7 +89,14 @@ class ServingOptions:
     workspace_bytes: int = 1 << 30
     trt_engine_cache_path: str = "/tmp/triton-trt-cache"
     warmup: bool = True
-    ort_intra_op_threads: int = 0  # > 0: the CPU config's `ort_intra_op_threads` parameter
+    # The CPU config's `ort_intra_op_threads` parameter (0: ONNX Runtime's default, one thread per
+    # core). One thread: measured on the 2-core machine at 1080p, the segmenter cost Triton ~60 ms
+    # CPU per image with 2 intra-op threads (the pool spins while it waits, see "Thread
+    # management" in the ONNX Runtime docs) and ~8.5 ms with 1, the transformer's own CPU being
+    # unchanged. Scale a CPU Triton with `cpu_instances`, not threads. (Triton's own ONNX Runtime
+    # backend names the same knob `intra_op_thread_count` in its README; the CPU configs here run
+    # the Python backend, whose model.py reads `ort_intra_op_threads`.)
+    ort_intra_op_threads: int = 1
 
 
 @dataclass(frozen=True)

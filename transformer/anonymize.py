@@ -26,23 +26,28 @@ def anonymize(
     *,
     fill_color: tuple[int, int, int] = (0, 0, 0),
     faces: Sequence[tuple[int, int, int, int]] = (),
+    in_place: bool = False,
 ) -> np.ndarray:
     """A copy of `rgb` in which every pixel where `mask` is true is replaced; others are untouched.
 
     Each region is obfuscated from its own pixels only, so the work scales with the people's
     area, not the frame's; the result is composited with the mask (`cv2.copyTo`). Faces (boxes
     x0, y0, x1, y1 inside the mask) are then hidden again, coarser, from their original pixels.
+    Every window is obfuscated from the original pixels before any is composited, so
+    `in_place=True` (no copy of the frame: 25 MB at 4K) gives the same pixels, in `rgb` itself.
     """
-    out = rgb.copy()
     mask8 = mask.view(np.uint8)
     windows = [
         (b.x, b.y, b.x + b.width, b.y + b.height, BODY_SAMPLES.get(mode, 1)) for b in regions
     ]
     windows += [(*face, FACE_SAMPLES) for face in faces]
-    for x0, y0, x1, y1, samples in windows:
-        ys, xs = slice(y0, y1), slice(x0, x1)
-        hidden = _obfuscate(rgb[ys, xs], mode, fill_color, samples)
-        cv2.copyTo(hidden, mask8[ys, xs], out[ys, xs])
+    hidden = [
+        _obfuscate(rgb[y0:y1, x0:x1], mode, fill_color, samples)
+        for x0, y0, x1, y1, samples in windows
+    ]
+    out = rgb if in_place and rgb.flags.writeable else rgb.copy()
+    for (x0, y0, x1, y1, _), pixels in zip(windows, hidden, strict=True):
+        cv2.copyTo(pixels, mask8[y0:y1, x0:x1], out[y0:y1, x0:x1])
     return out
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -78,13 +80,36 @@ def encode(rgb: np.ndarray, fmt: ImageFormat, *, jpeg_quality: int = 90) -> byte
 
 
 def encode_mask(mask: np.ndarray) -> bytes:
-    """The person mask as a bilevel (1-bit) PNG: white = person. ~7× faster than 8-bit."""
-    ok, buf = cv2.imencode(
-        ".png", mask.view(np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_BILEVEL, 1]
-    )
-    if not ok:
+    """The person mask as a bilevel (1-bit greyscale) PNG: white = person.
+
+    Written directly (PNG spec, W3C "Portable Network Graphics (PNG) Specification": IHDR with
+    bit depth 1 and colour type 0, rows with filter byte 0, one zlib IDAT, IEND): NumPy packs
+    the bits in one pass where libpng packs them pixel by pixel. Measured here: 5 → 0.9 ms at
+    1080p, 14 → 3.6 ms at 4K, the same file size as OpenCV's bilevel PNG at compression 1;
+    OpenCV and Pillow decode it to the same mask (tests/transformer/test_codec.py).
+    """
+    if mask.ndim != 2 or mask.size == 0:
         raise InvalidImage("could not encode the mask")
-    return buf.tobytes()
+    height, width = mask.shape
+    rows = np.zeros((height, 1 + (width + 7) // 8), np.uint8)  # column 0: filter type None
+    rows[:, 1:] = np.packbits(mask, axis=1)  # nonzero = 1, most significant bit first
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"".join(
+        (
+            _PNG_SIGNATURE,
+            _png_chunk(b"IHDR", header),
+            _png_chunk(b"IDAT", zlib.compress(rows.data, 1)),
+            _png_chunk(b"IEND", b""),
+        )
+    )
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(data, zlib.crc32(kind))
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
 def _check_size(width: int, height: int, max_pixels: int) -> None:

@@ -18,9 +18,10 @@ from transformer.detections import Detection
 from transformer.errors import InvalidImage, ObjectNotFound
 from transformer.events import ObjectCreated
 from transformer.index import ResultIndex, is_indexed
+from transformer.index import entry_key as index_entry_key
 from transformer.keys import ResultKeys, result_keys
 from transformer.metadata import ImageMetadata, from_s3_metadata
-from transformer.postprocess import MAX_REGIONS_LISTED
+from transformer.postprocess import MAX_REGIONS_LISTED, mask_fraction
 from transformer.predictor import Predictor, ServedModel
 from transformer.results import (
     ANONYMIZED,
@@ -71,9 +72,11 @@ class Pipeline:
         served = self._predictor.served_model() if s.shadow else None
         keys = self._keys(obj, "img", served.version if served else None)
 
-        previous = self._previous_record(obj, keys)
+        stored = outputs.stored_results(self._storage, self._results_bucket(obj), keys)
+        previous = outputs.same_upload(stored.record, obj)
         if previous is not None:
-            self._remove_stale_outputs(obj, keys, previous)  # a crash may have left them last time
+            # a crash may have left them last time
+            self._remove_stale_outputs(obj, keys, previous, stored)
             self._index_record(self._results_bucket(obj), keys, previous)  # idempotent repair
             self._delete_original_if_promised(obj, previous)
             return Outcome(previous, duplicate=True)
@@ -81,12 +84,14 @@ class Pipeline:
         metadata: ImageMetadata | None = None
         try:
             with _timed(timings, "fetch"):
-                stored = self._storage.read(obj.bucket, obj.key, max_bytes=s.max_image_bytes)
-                metadata = from_s3_metadata(stored.metadata)
+                upload = self._storage.read(obj.bucket, obj.key, max_bytes=s.max_image_bytes)
+                metadata = from_s3_metadata(upload.metadata)
             with _timed(timings, "decode"):
-                image = codec.decode(stored.body, max_pixels=s.max_image_pixels)
+                image = codec.decode(upload.body, max_pixels=s.max_image_pixels)
         except (InvalidImage, ObjectNotFound) as exc:  # final for this upload: say so
-            return Outcome(self._write_failure(obj, keys, exc, timings, started, metadata=metadata))
+            return Outcome(
+                self._write_failure(obj, keys, stored, exc, timings, started, metadata=metadata)
+            )
 
         models = self._predictor.served_models()
         served = next(m for m in models if m.name == s.model_name)
@@ -94,11 +99,11 @@ class Pipeline:
         with _timed(timings, "preprocess"):
             inputs = [self._model_input(image.rgb, m) for m in models]
         with _timed(timings, "infer"):
-            outputs = self._predictor.infer_many(
+            answers = self._predictor.infer_many(
                 [(m, i.batches()) for m, i in zip(models, inputs, strict=True)]
             )
         with _timed(timings, "postprocess"):
-            found = compose(inputs, outputs, height, width, self._composition_options())
+            found = compose(inputs, answers, height, width, self._composition_options())
             mask, regions = found.mask, found.regions
         with _timed(timings, "anonymize"):
             hidden = anonymize(
@@ -108,6 +113,7 @@ class Pipeline:
                 s.anonymization_mode,
                 fill_color=s.fill_color,
                 faces=found.faces,
+                in_place=True,  # the decoded frame is not used again
             )
         out_format = image.format if s.output_format == "same" else s.output_format
         with _timed(timings, "encode"):
@@ -121,7 +127,7 @@ class Pipeline:
             tenant=obj.incoming.tenant,
             event_id=obj.event_id,
             source=SourceObject(
-                bucket=obj.bucket, key=obj.key, etag=stored.etag or obj.etag, size=len(stored.body)
+                bucket=obj.bucket, key=obj.key, etag=upload.etag or obj.etag, size=len(upload.body)
             ),
             outputs=OutputKeys(
                 bucket=self._results_bucket(obj),
@@ -134,7 +140,7 @@ class Pipeline:
             model=ModelRef(name=served.name, version=served.version, role=served.contract.role),
             models=[_model_ref(m, i) for m, i in zip(models, inputs, strict=True)],
             anonymization=self._anonymization(found.dilation_px),
-            person_fraction=float(mask.mean()),
+            person_fraction=mask_fraction(mask),
             person_regions=[
                 Region(x=b.x, y=b.y, width=b.width, height=b.height, pixels=b.pixels)
                 for b in regions[:MAX_REGIONS_LISTED]
@@ -154,8 +160,8 @@ class Pipeline:
             self._storage.write(bucket, keys.mask, mask_bytes, "image/png")
         timings["total"] = (time.perf_counter() - started) * 1000
         record = record.model_copy(update={"timings_ms": _rounded(timings)})
-        self._write_record(bucket, keys, record)  # last: its presence means "complete"
-        self._remove_stale_outputs(obj, keys, record)
+        stored = self._write_record(bucket, keys, record, stored)  # last: means "complete"
+        self._remove_stale_outputs(obj, keys, record, stored)
         self._delete_original_if_promised(obj, record)
         return Outcome(record)
 
@@ -191,14 +197,11 @@ class Pipeline:
             mode=s.anonymization_mode, threshold=s.mask_threshold, dilation_px=dilation
         )
 
-    def _previous_record(self, obj: ObjectCreated, keys: ResultKeys) -> ResultRecord | None:
-        """The record of an earlier delivery of this same upload (same etag), if complete."""
-        return outputs.previous_record(self._storage, self._results_bucket(obj), keys, obj)
-
     def _write_failure(
         self,
         obj: ObjectCreated,
         keys: ResultKeys,
+        stored: outputs.StoredResults,
         error: InvalidImage | ObjectNotFound,
         timings: dict[str, float],
         started: float,
@@ -223,20 +226,42 @@ class Pipeline:
             error=Failure(type=error.kind, reason=error.reason),
             metadata=metadata,
         )
-        self._write_record(self._results_bucket(obj), keys, record)
-        self._remove_stale_outputs(obj, keys, record)
+        stored = self._write_record(self._results_bucket(obj), keys, record, stored)
+        self._remove_stale_outputs(obj, keys, record, stored)
         self._delete_original_if_promised(obj, record)
         return record
 
-    def _write_record(self, bucket: str, keys: ResultKeys, record: ResultRecord) -> None:
-        replaced = self._index.current_entry(bucket, keys) if is_indexed(keys) else None
-        outputs.write_record(self._storage, bucket, keys, record)
+    def _write_record(
+        self, bucket: str, keys: ResultKeys, record: ResultRecord, stored: outputs.StoredResults
+    ) -> outputs.StoredResults:
+        """Write result.json, then its index entry, retiring the entry of the record it replaces.
+
+        The folder was listed before processing. Where it held no record, the write is
+        conditional (`If-None-Match: *`): a record that appeared meanwhile (a concurrent
+        delivery of another upload of this id) makes it fail, and the folder is listed again,
+        so that record's index entry and outputs are retired like any replaced record's. Returns
+        the listing the stale outputs are removed from.
+        """
+        if not stored.has_record and not outputs.write_record(
+            self._storage, bucket, keys, record, if_absent=True
+        ):
+            stored = outputs.stored_results(self._storage, bucket, keys)
+        if stored.has_record:
+            outputs.write_record(self._storage, bucket, keys, record)
+        replaced = index_entry_key(stored.record) if stored.record is not None else None
         self._index_record(bucket, keys, record, replaced=replaced)
+        return stored
 
     def _remove_stale_outputs(
-        self, obj: ObjectCreated, keys: ResultKeys, record: ResultRecord
+        self,
+        obj: ObjectCreated,
+        keys: ResultKeys,
+        record: ResultRecord,
+        stored: outputs.StoredResults,
     ) -> None:
-        outputs.remove_stale_outputs(self._storage, self._results_bucket(obj), keys, record)
+        outputs.remove_stale_outputs(
+            self._storage, self._results_bucket(obj), keys, record, present=stored.keys
+        )
 
     def _index_record(
         self, bucket: str, keys: ResultKeys, record: ResultRecord, *, replaced: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -57,6 +58,11 @@ def person_margin(output: np.ndarray, contract: ModelContract, threshold: float)
     return np.ascontiguousarray(margin, dtype=np.float32)
 
 
+def mask_fraction(mask: np.ndarray) -> float:
+    """The share of true pixels: `mask.mean()`, without a float pass over the frame (~10× faster)."""
+    return cv2.countNonZero(np.ascontiguousarray(mask).view(np.uint8)) / mask.size
+
+
 def default_dilation_px(height: int, width: int, contract: ModelContract) -> int:
     """Grow the mask by about two model pixels: the model's edges are only that precise."""
     return max(2, round(2 * max(height / contract.height, width / contract.width)))
@@ -76,37 +82,74 @@ def person_mask(margin: np.ndarray, height: int, width: int, dilation_px: int) -
 def person_mask_and_regions(
     margin: np.ndarray, height: int, width: int, dilation_px: int
 ) -> tuple[np.ndarray, list[Box]]:
-    """The full-resolution mask and boxes that cover every one of its pixels.
+    """The full-resolution mask (`person_mask`'s, pixel for pixel) and boxes covering all of it.
 
-    Components are found at model resolution and mapped up: bilinear upsampling puts a mask
-    pixel at most one model pixel away from a low-resolution component, so each box is padded
-    by that much, then tightened to the mask pixels inside it. A final check at full resolution
-    adds a box for any pixel left uncovered, so no person pixel can escape anonymization.
+    Components are found at model resolution and mapped up: bilinear upsampling gives a pixel a
+    value > 0 only next to (within one model pixel of) a positive model pixel, so every mask
+    pixel lies inside its component's box padded by one model pixel. The mask is therefore
+    upsampled inside those padded boxes only (the rest of the frame is zero without being
+    computed: 13 → 3 ms at 4K with a few people), and each box is tightened to the mask pixels
+    inside it, so the boxes cover every mask pixel by construction. Where the padded boxes
+    cover most of the frame, the whole map is upsampled once instead (same values).
     """
     grown = _grow(margin, height, width, dilation_px)
-    mask = cv2.resize(grown, (width, height), interpolation=cv2.INTER_LINEAR) > 0
     low = (grown > 0).view(np.uint8)
     count, _, stats, _ = cv2.connectedComponentsWithStats(low, connectivity=8)
     sy, sx = height / grown.shape[0], width / grown.shape[1]
     pad_y, pad_x = int(np.ceil(sy)) + 1, int(np.ceil(sx)) + 1
-    mask8 = mask.view(np.uint8)
-    covered = np.zeros_like(mask8)
-    boxes: list[Box] = []
+    padded: list[tuple[int, int, int, int]] = []
     for x, y, w, h, _ in stats[1:count]:
-        x0, y0 = max(0, int(x * sx) - pad_x), max(0, int(y * sy) - pad_y)
-        x1, y1 = (
-            min(width, int(np.ceil((x + w) * sx)) + pad_x),
-            min(height, int(np.ceil((y + h) * sy)) + pad_y),
+        padded.append(
+            (
+                max(0, int(x * sx) - pad_x),
+                max(0, int(y * sy) - pad_y),
+                min(width, int(np.ceil((x + w) * sx)) + pad_x),
+                min(height, int(np.ceil((y + h) * sy)) + pad_y),
+            )
         )
-        box = _tight_box(mask8, x0, y0, x1, y1)
-        if box is not None:
-            boxes.append(box)
-            covered[box.y : box.y + box.height, box.x : box.x + box.width] = 1
-    uncovered = mask8 & (covered ^ 1)
-    if uncovered.any():  # never expected; cheap insurance for privacy
-        boxes.extend(person_regions(uncovered.astype(bool)))
+    mask = np.zeros((height, width), bool)
+    if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in padded) > height * width // 2:
+        full = cv2.resize(grown, (width, height), interpolation=cv2.INTER_LINEAR)
+        for x0, y0, x1, y1 in padded:
+            mask[y0:y1, x0:x1] = full[y0:y1, x0:x1] > 0
+    else:
+        for x0, y0, x1, y1 in padded:
+            mask[y0:y1, x0:x1] |= _upsampled_inside(grown, height, width, x0, y0, x1, y1)
+    mask8 = mask.view(np.uint8)
+    boxes = [b for b in (_tight_box(mask8, *p) for p in padded) if b is not None]
     boxes.sort(key=lambda b: b.pixels, reverse=True)
     return mask, boxes
+
+
+def _upsampled_inside(
+    grown: np.ndarray, height: int, width: int, x0: int, y0: int, x1: int, y1: int
+) -> np.ndarray:
+    """`cv2.resize(grown, (width, height)) > 0` over [y0:y1, x0:x1] only, same values.
+
+    A crop of the map is resized with the whole map's scale, its edges on the scale's lattice
+    (where a crop pixel lands on a whole output pixel) and one map pixel beyond what the window
+    needs, so that no output pixel of the window sees the crop's border.
+    """
+    rows, cols = grown.shape
+    ya0, ya1, dy0, dy1 = _aligned_span(y0, y1, rows, height)
+    xa0, xa1, dx0, dx1 = _aligned_span(x0, x1, cols, width)
+    crop = cv2.resize(
+        grown[ya0:ya1, xa0:xa1], (dx1 - dx0, dy1 - dy0), interpolation=cv2.INTER_LINEAR
+    )
+    return crop[y0 - dy0 : y1 - dy0, x0 - dx0 : x1 - dx0] > 0
+
+
+def _aligned_span(lo: int, hi: int, src: int, dst: int) -> tuple[int, int, int, int]:
+    """Map span [a0, a1) and output span [d0, d1) = [a0, a1) × dst/src, both whole numbers,
+    covering output [lo, hi) with a map pixel to spare on each side (clamped to the map)."""
+    scale = src / dst
+    need_lo = max(0, math.floor((lo + 0.5) * scale - 0.5) - 1)
+    need_hi = min(src, math.floor((hi - 0.5) * scale - 0.5) + 3)
+    common = math.gcd(src, dst)
+    unit_src, unit_dst = src // common, dst // common
+    a0 = need_lo // unit_src * unit_src
+    a1 = min(src, -(-need_hi // unit_src) * unit_src)
+    return a0, a1, a0 // unit_src * unit_dst, a1 // unit_src * unit_dst
 
 
 def person_regions(mask: np.ndarray) -> list[Box]:

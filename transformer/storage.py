@@ -12,6 +12,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 from transformer.errors import InvalidImage, ObjectNotFound, StorageUnavailable
 
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
+_PRECONDITION_FAILED = {"PreconditionFailed", "412"}
+
+CLIENT_CONFIG = Config(
+    retries={"max_attempts": 3, "mode": "standard"},
+    connect_timeout=5,
+    read_timeout=30,
+    # No CRC32 over every upload we GET (validated only where an operation requires it; TLS
+    # protects the bytes in transit). Request checksums stay at botocore's default: over HTTPS
+    # the CRC32 lets SigV4 skip the SHA-256 of the whole body (UNSIGNED-PAYLOAD, botocore's
+    # S3SigV4Auth._should_sha256_sign_payload), and locally (HTTP, the body is hashed anyway)
+    # `when_required` measured no difference. (boto3 docs, "Data integrity protections for
+    # Amazon S3": `request_checksum_calculation`, `response_checksum_validation`.)
+    response_checksum_validation="when_required",
+)
+"""One client per worker process, reused for every call (its connection pool keeps sockets open
+to S3; the pipeline makes one call at a time, so botocore's default pool of 10 is enough)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +48,7 @@ class Storage:
     @property
     def _s3(self) -> Any:
         if self._client is None:  # created in the worker, after the fork
-            self._client = boto3.session.Session().client(
-                "s3",
-                config=Config(
-                    retries={"max_attempts": 3, "mode": "standard"},
-                    connect_timeout=5,
-                    read_timeout=30,
-                ),
-            )
+            self._client = boto3.session.Session().client("s3", config=CLIENT_CONFIG)
         return self._client
 
     def read(self, bucket: str, key: str, *, max_bytes: int) -> StoredObject:
@@ -71,13 +80,46 @@ class Storage:
         except ObjectNotFound:
             return None
 
-    def write(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+    def list_keys(self, bucket: str, prefix: str) -> frozenset[str]:
+        """Every key under `prefix` (one call for the handful of objects of one result set)."""
+        keys: set[str] = set()
+        kwargs: dict[str, str] = {"Bucket": bucket, "Prefix": prefix}
         try:
-            self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+            while True:
+                page = self._s3.list_objects_v2(**kwargs)
+                keys.update(o["Key"] for o in page.get("Contents", []))
+                if not page.get("IsTruncated"):
+                    return frozenset(keys)
+                kwargs["ContinuationToken"] = page["NextContinuationToken"]
         except ClientError as exc:
+            raise StorageUnavailable(
+                f"listing s3://{bucket}/{prefix} failed: {_code(exc)}"
+            ) from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"listing s3://{bucket}/{prefix} failed: {exc}") from exc
+
+    def write(
+        self, bucket: str, key: str, body: bytes, content_type: str, *, if_absent: bool = False
+    ) -> bool:
+        """Write the object; with `if_absent`, only where no object has the key (False if one has).
+
+        `if_absent` is S3's conditional write (`If-None-Match: *`, "Add preconditions to S3
+        operations with conditional requests", Amazon S3 user guide, August 2024): S3 answers 412
+        when the key exists. A 409 (a concurrent conditional write) is retryable like any other
+        error.
+        """
+        extra = {"IfNoneMatch": "*"} if if_absent else {}
+        try:
+            self._s3.put_object(
+                Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra
+            )
+        except ClientError as exc:
+            if if_absent and _code(exc) in _PRECONDITION_FAILED:
+                return False
             raise StorageUnavailable(f"writing s3://{bucket}/{key} failed: {_code(exc)}") from exc
         except BotoCoreError as exc:
             raise StorageUnavailable(f"writing s3://{bucket}/{key} failed: {exc}") from exc
+        return True
 
     def delete(self, bucket: str, key: str) -> None:
         """Delete an object; deleting one that is already gone succeeds (idempotent)."""

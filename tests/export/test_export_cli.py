@@ -9,8 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 import tflite
 from onnx import numpy_helper
+
+from export.triton_config import read_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,3 +79,14 @@ def test_missing_file_exits_2(tmp_path: Path) -> None:
     res = run_cli("tflite2onnx", str(tmp_path / "nope.tflite"), str(tmp_path / "out.onnx"))
     assert res.returncode == 2
     assert "not found" in res.stderr
+
+
+@pytest.mark.parametrize(("flag", "expected"), [([], "1"), (["--ort-intra-op-threads", "0"], None)])
+def test_configs_write_the_onnx_runtime_thread_count(
+    tmp_path: Path, flag: list[str], expected: str | None
+) -> None:
+    done = run_cli("configs", "--repository", str(tmp_path), *flag)
+    assert done.returncode == 0, done.stderr
+    config = read_config(tmp_path / "person_segmenter" / "configs" / "cpu.pbtxt")
+    params = {k: v.string_value for k, v in config.parameters.items()}
+    assert params.get("ort_intra_op_threads") == expected  # absent: model.py's default (per core)

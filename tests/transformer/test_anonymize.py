@@ -122,3 +122,24 @@ def test_a_large_face_needs_the_face_strength_not_the_body_strength(astronaut: n
     as_face = anonymize(face, mask, [], "blur", faces=[(0, 0, 162, 200)])
     assert identity_detail(face, as_body) > 0.3
     assert identity_detail(face, as_face) <= 0.15
+
+
+@pytest.mark.parametrize("mode", ["blur", "pixelate", "fill"])
+def test_in_place_gives_the_same_pixels_with_overlapping_windows(
+    astronaut: np.ndarray, face_mask: np.ndarray, mode: str
+) -> None:
+    """Windows overlap (two region boxes, a face box inside both): each is still hidden from the
+    original pixels, so the frame anonymized in place equals the copy."""
+    from transformer.postprocess import Box
+
+    regions = [Box(100, 25, 320, 487, 1), Box(140, 20, 150, 300, 1)]  # overlap on purpose
+    face = (150, 40, 280, 210)
+    copied = anonymize(astronaut, face_mask, regions, mode, faces=[face])
+    frame = astronaut.copy()
+    in_place = anonymize(frame, face_mask, regions, mode, faces=[face], in_place=True)
+    assert in_place is frame and np.array_equal(in_place, copied)
+    assert not np.array_equal(copied, astronaut)
+    read_only = astronaut.copy()
+    read_only.flags.writeable = False  # as Pillow hands some frames over: copied, not an error
+    out = anonymize(read_only, face_mask, regions, mode, faces=[face], in_place=True)
+    assert out is not read_only and np.array_equal(out, copied)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import cv2
 import numpy as np
 import pytest
 import simplejpeg
@@ -187,3 +188,16 @@ def test_a_corrupt_png_header_reason_has_no_python_repr() -> None:
         decode(bytes(blob), max_pixels=BIG)
     assert "<" not in info.value.reason and "0x" not in info.value.reason
     assert info.value.reason.startswith("corrupt image")
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (37, 1001), (64, 8), (3, 9)])
+def test_mask_png_decodes_to_the_same_mask_in_opencv_and_pillow(shape: tuple[int, int]) -> None:
+    """The PNG is written by our own code (bits packed by NumPy): both decoders must agree."""
+    mask = np.random.default_rng(sum(shape)).random(shape) < 0.3
+    blob = encode_mask(mask)
+    with Image.open(io.BytesIO(blob)) as png:
+        png.load()  # checks the CRCs and the zlib stream
+        assert (png.mode, png.size) == ("1", (shape[1], shape[0]))
+        assert np.array_equal(np.asarray(png), mask)
+    back = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert back.shape == shape and np.array_equal(back > 0, mask)

@@ -388,3 +388,75 @@ def test_any_model_failing_fails_the_image_and_writes_nothing(
             settings(models=("person_segmenter", "face_detector")), Storage(s3), predictor
         ).process(event_for(key, etag))
     assert listing(s3) == []
+
+
+def test_a_new_image_reads_no_record_and_deletes_nothing(
+    s3: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
+    """One listing of the result folder replaces the read of result.json and the blind deletes of
+    other extensions (6 S3 calls per new image instead of 9); the record is written only if no
+    other record appeared meanwhile (S3 conditional write, If-None-Match: *)."""
+    key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
+    calls: list[tuple[str, str, str | None]] = []
+
+    def seen(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls.append(
+            (model.name, params.get("Key", params.get("Prefix")), params.get("IfNoneMatch"))
+        )
+
+    s3.meta.events.register("provide-client-params.s3", seen)
+    try:
+        outcome = Pipeline(settings(), Storage(s3), square_predictor).process(event_for(key, etag))
+    finally:
+        s3.meta.events.unregister("provide-client-params.s3", seen)
+    assert not outcome.failed
+    assert [(op, k) for op, k, _ in calls][:2] == [("ListObjectsV2", RESULTS), ("GetObject", key)]
+    assert [op for op, _, _ in calls].count("GetObject") == 1  # the upload only
+    assert "DeleteObject" not in [op for op, _, _ in calls]
+    assert ("PutObject", RESULTS + "result.json", "*") in calls
+    assert len(calls) == 6
+
+
+class _AnotherUploadLandsMeanwhile:
+    """The S3 client, except that just before our first output is written, a concurrent delivery
+    of another upload of the same image id (a PNG) writes its complete result set."""
+
+    def __init__(self, client: Any, interloper: Any) -> None:
+        self._client = client
+        self._interloper = interloper
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def put_object(self, **kwargs: Any) -> Any:
+        if self._interloper is not None and kwargs["Key"].endswith("/anonymized.jpg"):
+            interloper, self._interloper = self._interloper, None
+            interloper()
+        return self._client.put_object(**kwargs)
+
+
+def test_a_record_written_meanwhile_is_replaced_leaving_one_set_and_one_index_entry(
+    s3: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
+) -> None:
+    from transformer.index import entry_key, index_prefix
+
+    png_key, png_etag = put_upload(
+        encode_with_pillow(astronaut, "PNG"), "incoming/acme/2026/11/23/img-1.png"
+    )
+    key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
+    other = Pipeline(settings(), Storage(s3), square_predictor)
+    landed: list[ResultRecord] = []
+    client = _AnotherUploadLandsMeanwhile(
+        s3, lambda: landed.append(other.process(event_for(png_key, png_etag)).record)
+    )
+    outcome = Pipeline(settings(), Storage(client), square_predictor).process(event_for(key, etag))
+    assert landed and landed[0].source.key == png_key  # it did land before our record
+    assert not outcome.duplicate and outcome.record.source.key == key
+    assert listing(s3) == [
+        RESULTS + "anonymized.jpg",
+        RESULTS + "mask.png",
+        RESULTS + "result.json",
+    ]
+    assert ResultRecord.model_validate_json(read(s3, RESULTS + "result.json")) == outcome.record
+    index = s3.list_objects_v2(Bucket="results", Prefix=index_prefix("acme")).get("Contents", [])
+    assert [o["Key"] for o in index] == [entry_key(outcome.record)]

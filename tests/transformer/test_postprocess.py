@@ -174,3 +174,24 @@ def test_dilation_of_a_thin_image_still_covers_the_radius_on_both_axes() -> None
     cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
     assert grown[ys.min() - 40, cx] and grown[ys.max() + 40, cx]
     assert grown[cy, xs.min() - 40] and grown[cy, xs.max() + 40]
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (3840, 2160), (4000, 3000), (1917, 1083)])
+def test_the_mask_upsampled_inside_boxes_is_the_full_frame_mask(size: tuple[int, int]) -> None:
+    """A few people (the boxes cover well under half the frame, so only they are upsampled): the
+    mask is pixel for pixel the full-frame upsampling's, on frame sizes whose scale from the
+    256² map is a whole number, a fraction, or (1917×1083) neither."""
+    width, height = size
+    rng = np.random.default_rng(width)
+    margin = np.full((256, 256), -0.5, np.float32)
+    for y, x, r in [(60, 40, 30), (120, 150, 20), (200, 200, 8), (30, 220, 3), (250, 5, 4)]:
+        yy, xx = np.ogrid[:256, :256]
+        margin[(yy - y) ** 2 + (xx - x) ** 2 < r * r] = 0.5
+    margin += rng.normal(0, 0.1, margin.shape).astype(np.float32)  # ragged, noisy edges
+    mask, boxes = person_mask_and_regions(margin, height, width, 9)
+    assert sum(b.width * b.height for b in boxes) < width * height // 2
+    assert np.array_equal(mask, person_mask(margin, height, width, 9))
+    covered = np.zeros_like(mask)
+    for box in boxes:
+        covered[box.y : box.y + box.height, box.x : box.x + box.width] = True
+    assert mask.any() and not (mask & ~covered).any()

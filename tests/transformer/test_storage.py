@@ -74,3 +74,22 @@ def test_s3_that_does_not_answer_is_storage_unavailable_never_not_found() -> Non
     with pytest.raises(StorageUnavailable, match="deleting"):
         storage.delete("uploads", KEY)
     assert storage.ping("uploads") is False
+
+
+def test_a_conditional_write_never_overwrites_an_object(s3: Any) -> None:
+    """S3's If-None-Match: * (conditional writes, Amazon S3 user guide, August 2024): 412 when
+    the key exists; moto answers the same way."""
+    storage = Storage(s3)
+    assert storage.write("results", "a/result.json", b"first", "application/json", if_absent=True)
+    assert not storage.write("results", "a/result.json", b"second", "text/plain", if_absent=True)
+    assert storage.read("results", "a/result.json", max_bytes=100).body == b"first"
+    storage.write("results", "a/result.json", b"third", "application/json")
+    assert storage.read("results", "a/result.json", max_bytes=100).body == b"third"
+
+
+def test_list_keys_names_every_object_under_the_prefix_only(s3: Any) -> None:
+    storage = Storage(s3)
+    for key in ("r/img-1/a", "r/img-1/b", "r/img-10/a"):
+        storage.write("results", key, b"x", "text/plain")
+    assert storage.list_keys("results", "r/img-1/") == {"r/img-1/a", "r/img-1/b"}
+    assert storage.list_keys("results", "r/none/") == frozenset()
