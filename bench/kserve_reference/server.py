@@ -33,7 +33,7 @@ from kserve.protocol.rest.multiprocess.server import RESTServerMultiProcess, RES
 
 HOST = "127.0.0.1"
 # How long a new worker may take to answer its first ping: import + unpickle + uvicorn start-up
-# took 5-7 s per worker with two starting at once on the loaded 2-core bench machine.
+# took 3.5-8 s per worker with two starting at once on the loaded 2-core bench machine.
 STARTUP_TIMEOUT_S = 60.0
 
 

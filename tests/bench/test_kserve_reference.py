@@ -243,7 +243,7 @@ def _image(s3: Any, key: str, mode: str) -> np.ndarray:
 
 
 # A model server on the references' `LoopbackModelServer` whose spawned workers each take
-# SLOW_S to unpickle their model, as the references' workers take 5-7 s to import and unpickle
+# SLOW_S to unpickle their model, as the references' workers take up to 8 s to import and unpickle
 # theirs when two start together on the loaded bench machine.
 SLOW_START = """
 import os
