@@ -11,7 +11,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -238,3 +240,98 @@ def listening_addresses(port: int) -> set[str]:
 def _image(s3: Any, key: str, mode: str) -> np.ndarray:
     data = s3.get_object(Bucket=RESULTS, Key=key)["Body"].read()
     return np.asarray(Image.open(io.BytesIO(data)).convert(mode))
+
+
+# A model server on the references' `LoopbackModelServer` whose spawned workers each take
+# SLOW_S to unpickle their model, as the references' workers take up to 8 s to import and unpickle
+# theirs when two start together on the loaded bench machine.
+SLOW_START = """
+import os
+import re
+import sys
+import time
+import time
+
+from kserve import Model
+
+from bench.kserve_reference.server import LoopbackModelServer
+
+SLOW_S = 7.0
+
+
+class SlowToStart(Model):
+    def load(self):
+        self.home_pid = os.getpid()
+        self.ready = True
+        return self.ready
+
+    def __setstate__(self, state):
+        if os.getpid() != state["home_pid"]:  # unpickled in a spawned worker
+            time.sleep(SLOW_S)
+        self.__dict__.update(state)
+
+
+if __name__ == "__main__":
+    model = SlowToStart("slow")
+    model.load()
+    LoopbackModelServer(http_port=int(sys.argv[1]), workers=2).start([model])
+"""
+
+
+def test_kserve_supervisor_still_declares_a_worker_dead_after_a_5_s_ping() -> None:
+    """The fact `StartupGraceSupervisor` works around (kserve 0.21.0,
+    kserve/protocol/rest/multiprocess/server.py): the parent pings each worker 0.5 s after
+    spawning it and kills one that has not answered within 5 s, with no flag to change it."""
+    if not KSERVE_PYTHON.exists():
+        pytest.skip(
+            f"no KServe virtualenv at {KSERVE_PYTHON.parent.parent}: run `make kserve-venv`"
+        )
+    (source,) = (KSERVE_PYTHON.parent.parent / "lib").glob(
+        "python3*/site-packages/kserve/protocol/rest/multiprocess/server.py"
+    )
+    text = source.read_text()
+    assert "def is_alive(self, timeout: float = 5) -> bool:" in text
+    assert "await asyncio.sleep(0.5)\n            await self.keep_subprocess_alive(sockets)" in text
+    assert "if not process.is_alive():\n                process.kill()" in text
+
+
+def test_workers_slower_to_start_than_kserve_s_ping_are_not_killed(tmp_path: Path) -> None:
+    """Plain `kserve.ModelServer` kills and respawns such workers over and over ("Child process
+    [N] died"); the references' server waits for each worker's first answer."""
+    if not KSERVE_PYTHON.exists():
+        pytest.skip(
+            f"no KServe virtualenv at {KSERVE_PYTHON.parent.parent}: run `make kserve-venv`"
+        )
+    (tmp_path / "slow_start.py").write_text(SLOW_START)
+    log = tmp_path / "slow_start.log"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV"}} | {
+        "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO_ROOT}"
+    }
+    proc = spawn(
+        [str(KSERVE_PYTHON), str(tmp_path / "slow_start.py"), str(port)],
+        log_path=log,
+        env=env,
+        cwd=REPO_ROOT,
+    )
+    try:
+        wait_http_ok(
+            f"http://127.0.0.1:{port}/v2/health/ready",
+            name="slow-starting kserve",
+            timeout_s=120,
+            pid=proc.pid,
+            log_path=log,
+        )
+        started = set(re.findall(r"Started child process \[(\d+)\]", log.read_text()))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            answered = set(re.findall(r"Child process \[(\d+)\] answered", log.read_text()))
+            if answered >= started:
+                break
+            time.sleep(0.5)
+        text = log.read_text()
+        assert len(started) == 2, text[-3000:]
+        assert answered == started, text[-3000:]
+        assert "died" not in text, text[-3000:]
+    finally:
+        stop(proc.pid)
