@@ -201,6 +201,7 @@ def test_irsa_policies_are_scoped_to_key_prefixes(modules: dict[str, Any]) -> No
     assert duties["read_models"]["prefixes"] == ["${local.models}"]
     assert duties["presign_uploads"] == {
         "bucket": "${var.storage.uploads_bucket_arn}",
+        "list": False,
         "prefixes": ["${local.incoming}"],
         "actions": ["s3:PutObject"],
         "kms": ["kms:GenerateDataKey"],
@@ -209,16 +210,19 @@ def test_irsa_policies_are_scoped_to_key_prefixes(modules: dict[str, Any]) -> No
     # the key only through S3.
     document = data(modules["cluster"], "aws_iam_policy_document")["s3_duty"]
     assert document["for_each"] == "${local.s3_duties}"
-    objects, listing = statements(document)
+    (objects,) = statements(document)
     assert objects["resources"] == (
         '${[for prefix in each.value.prefixes : "${each.value.bucket}/${prefix}*"]}'
     )
+    listing_block, kms_block = document["dynamic"]
+    assert listing_block["statement"]["for_each"] == "${each.value.list ? [each.value] : []}"
+    (listing,) = listing_block["statement"]["content"]
     assert listing["actions"] == ["s3:ListBucket"]
-    assert listing["resources"] == ["${each.value.bucket}"]
+    assert listing["resources"] == ["${statement.value.bucket}"]
     test, values = conditions(listing)["s3:prefix"]
     assert test == "StringLikeIfExists"
-    assert values == '${[for prefix in each.value.prefixes : "${prefix}*"]}'
-    (kms,) = document["dynamic"][0]["statement"]["content"]
+    assert values == '${[for prefix in statement.value.prefixes : "${prefix}*"]}'
+    (kms,) = kms_block["statement"]["content"]
     assert kms["resources"] == ["${var.storage.kms_key_arn}"]
     assert conditions(kms)["kms:ViaService"] == ("StringEquals", ["${local.s3_via}"])
 
@@ -492,3 +496,16 @@ def test_eventbridge_may_use_the_queue_key_only_for_this_deployments_rules(
     assert conditions(statement)["aws:SourceAccount"] == ("StringEquals", ["${local.account_id}"])
     rule = resources(modules["events"], "aws_cloudwatch_event_rule")["object_created"]
     assert rule["name"].startswith("${var.name}-")
+
+
+def test_no_role_may_list_the_uploads_bucket(modules: dict[str, Any]) -> None:
+    """Issue 12 #14c: `StringLikeIfExists s3:prefix` let a request without a prefix list every
+    tenant's and image's key in the uploads bucket. Nothing needs a listing there: the
+    transformer reads the one key its event names and takes the 403 S3 answers for a missing key
+    without s3:ListBucket (Amazon S3 API Reference, GetObject, "Permissions") as "not found".
+    The results and API-state buckets keep the listing under their prefixes (the API's
+    "pending" and the transformer's duplicate check need 404s there)."""
+    duties = locals_of(modules["cluster"])["s3_duties"]
+    for name, duty in duties.items():
+        on_uploads = duty["bucket"] == "${var.storage.uploads_bucket_arn}"
+        assert duty["list"] is (not on_uploads), name

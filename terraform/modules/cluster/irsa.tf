@@ -11,10 +11,15 @@
 # container of the InferenceService pod, under the pod's service account, so it belongs to the
 # inference and shadow roles rather than to a role of its own.
 #
+# Listing. No role may list the uploads bucket: its keys name every tenant and image, and
+# nothing needs a listing there (the transformer reads the one key its event names and answers a
+# 403 for a missing upload like a 404: without s3:ListBucket S3 answers 403 for a missing key,
+# Amazon S3 API Reference, GetObject, "Permissions"). On the results and API-state buckets
 # ListBucket uses StringLikeIfExists on s3:prefix: listings are limited to the role's prefixes,
-# while requests that carry no prefix still count (S3 consults ListBucket to answer 404 rather
-# than 403 for a missing key — the transformer maps 404 to "do not retry" — and HeadBucket needs
-# it). The cost: a listing without any prefix is allowed too; it reveals key names, no content.
+# while requests that carry no prefix still count — S3 consults ListBucket to answer 404 rather
+# than 403 for a missing result.json (the API's "pending", the transformer's duplicate check) and
+# HeadBucket needs it. The cost there: a listing without any prefix reveals result key names (no
+# content); the uploads bucket, which the customer's presigned URLs point at, reveals nothing.
 
 locals {
   s3_via         = "s3.${local.region}.amazonaws.com"
@@ -28,18 +33,18 @@ locals {
 
   # Duty → (bucket, prefix, object actions, KMS actions): one policy each, same shape.
   s3_duties = {
-    read_uploads     = { bucket = var.storage.uploads_bucket_arn, prefixes = [local.incoming], actions = ["s3:GetObject"], kms = ["kms:Decrypt"] }
-    delete_originals = { bucket = var.storage.uploads_bucket_arn, prefixes = [local.incoming], actions = ["s3:DeleteObject"], kms = [] }
+    read_uploads     = { bucket = var.storage.uploads_bucket_arn, list = false, prefixes = [local.incoming], actions = ["s3:GetObject"], kms = ["kms:Decrypt"] }
+    delete_originals = { bucket = var.storage.uploads_bucket_arn, list = false, prefixes = [local.incoming], actions = ["s3:DeleteObject"], kms = [] }
     # GetObject too: a duplicate event re-reads result.json instead of redoing the work.
-    write_results = { bucket = var.storage.results_bucket_arn, prefixes = [local.results], actions = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], kms = ["kms:GenerateDataKey", "kms:Decrypt"] }
-    write_shadow  = { bucket = var.storage.results_bucket_arn, prefixes = [local.shadow], actions = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], kms = ["kms:GenerateDataKey", "kms:Decrypt"] }
-    read_models   = { bucket = var.storage.models_bucket_arn, prefixes = [local.models], actions = ["s3:GetObject", "s3:GetObjectVersion"], kms = ["kms:Decrypt"] }
+    write_results = { bucket = var.storage.results_bucket_arn, list = true, prefixes = [local.results], actions = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], kms = ["kms:GenerateDataKey", "kms:Decrypt"] }
+    write_shadow  = { bucket = var.storage.results_bucket_arn, list = true, prefixes = [local.shadow], actions = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], kms = ["kms:GenerateDataKey", "kms:Decrypt"] }
+    read_models   = { bucket = var.storage.models_bucket_arn, list = true, prefixes = [local.models], actions = ["s3:GetObject", "s3:GetObjectVersion"], kms = ["kms:Decrypt"] }
     # A presigned PUT/POST is authorised as the signer: the API needs PutObject where customers upload.
-    presign_uploads = { bucket = var.storage.uploads_bucket_arn, prefixes = [local.incoming], actions = ["s3:PutObject"], kms = ["kms:GenerateDataKey"] }
-    read_results    = { bucket = var.storage.results_bucket_arn, prefixes = [local.results], actions = ["s3:GetObject"], kms = ["kms:Decrypt"] }
-    api_state       = { bucket = var.storage.api_state_bucket_arn, prefixes = [local.api_state], actions = ["s3:GetObject", "s3:PutObject"], kms = ["kms:GenerateDataKey", "kms:Decrypt"] }
-    read_shadow     = { bucket = var.storage.results_bucket_arn, prefixes = [local.shadow], actions = ["s3:GetObject"], kms = ["kms:Decrypt"] }
-    write_reports   = { bucket = var.storage.results_bucket_arn, prefixes = [local.shadow_reports], actions = ["s3:PutObject"], kms = ["kms:GenerateDataKey"] }
+    presign_uploads = { bucket = var.storage.uploads_bucket_arn, list = false, prefixes = [local.incoming], actions = ["s3:PutObject"], kms = ["kms:GenerateDataKey"] }
+    read_results    = { bucket = var.storage.results_bucket_arn, list = true, prefixes = [local.results], actions = ["s3:GetObject"], kms = ["kms:Decrypt"] }
+    api_state       = { bucket = var.storage.api_state_bucket_arn, list = true, prefixes = [local.api_state], actions = ["s3:GetObject", "s3:PutObject"], kms = ["kms:GenerateDataKey", "kms:Decrypt"] }
+    read_shadow     = { bucket = var.storage.results_bucket_arn, list = true, prefixes = [local.shadow], actions = ["s3:GetObject"], kms = ["kms:Decrypt"] }
+    write_reports   = { bucket = var.storage.results_bucket_arn, list = true, prefixes = [local.shadow_reports], actions = ["s3:PutObject"], kms = ["kms:GenerateDataKey"] }
   }
 }
 
@@ -53,16 +58,19 @@ data "aws_iam_policy_document" "s3_duty" {
     resources = [for prefix in each.value.prefixes : "${each.value.bucket}/${prefix}*"]
   }
 
-  statement {
-    sid       = "ListUnderPrefix"
-    effect    = "Allow"
-    actions   = ["s3:ListBucket"]
-    resources = [each.value.bucket]
+  dynamic "statement" {
+    for_each = each.value.list ? [each.value] : []
+    content {
+      sid       = "ListUnderPrefix"
+      effect    = "Allow"
+      actions   = ["s3:ListBucket"]
+      resources = [statement.value.bucket]
 
-    condition {
-      test     = "StringLikeIfExists"
-      variable = "s3:prefix"
-      values   = [for prefix in each.value.prefixes : "${prefix}*"]
+      condition {
+        test     = "StringLikeIfExists"
+        variable = "s3:prefix"
+        values   = [for prefix in statement.value.prefixes : "${prefix}*"]
+      }
     }
   }
 
