@@ -36,14 +36,15 @@ status:
 demo: setup $$(DEMO_DEPS)
 	$(PY) -m stack.demo $(if $(IMAGES),--images $(IMAGES)) $(if $(KEEP_OPEN),--keep-open)
 
-# make soak N=300 SIZE=640x480 CONCURRENCY=8 DURATION=1800: uploads through the real local
+# make soak N=300 SIZE=640x480 CONCURRENCY=8 DURATION=1800 BACKLOG=400: uploads through the real local
 # path under a fault schedule, then an exact account (soak-output/report.json). Its own stack
 # (.stack-soak/), so it runs beside `make up`.
 N ?= 300
 SIZE ?= 640x480
 CONCURRENCY ?= 8
 DURATION ?= 1800
+BACKLOG ?= 400
 soak: setup $$(DEMO_DEPS)
-	$(PY) -m stack.soak -n $(N) --size $(SIZE) --concurrency $(CONCURRENCY) --max-duration $(DURATION)
+	$(PY) -m stack.soak -n $(N) --size $(SIZE) --concurrency $(CONCURRENCY) --max-duration $(DURATION) --max-backlog $(BACKLOG)
 
 .PHONY: soak
