@@ -267,7 +267,12 @@ class S3Http:
             if max_bytes is not None and length is not None and int(length) > max_bytes:
                 response.close()  # the connection is dropped, the body never read
                 raise TooLarge(int(length), max_bytes)
-            data = response.read(max_bytes + 1) if max_bytes is not None else response.read()
+            # S3 sends Content-Length (checked above); a body without one is read only so far
+            data = (
+                response.read(max_bytes + 1)
+                if max_bytes is not None and length is None
+                else response.read()
+            )
             if max_bytes is not None and len(data) > max_bytes:
                 response.close()
                 raise TooLarge(None, max_bytes)
