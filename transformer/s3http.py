@@ -249,9 +249,14 @@ class S3Http:
         max_bytes: int | None,
     ) -> Response:
         signed = self.sign(method, url, headers, body)
-        response = self._pool.urlopen(
+        # the pool of the host, then the path exactly as signed: PoolManager.urlopen would
+        # normalise it first (an S3 key may hold "./" or "../" segments)
+        parts = urlsplit(url)
+        pool = self._pool.connection_from_host(parts.hostname, parts.port, parts.scheme)
+        target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+        response = pool.urlopen(
             method,
-            url,
+            target,
             body=body or None,
             headers=signed,
             preload_content=False,

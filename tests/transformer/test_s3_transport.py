@@ -24,7 +24,7 @@ from transformer.storage import Storage
 CREDENTIALS = Credentials(
     "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "a-session-token"
 )
-ODD_KEY = "results/ténant one/ünïcödé €/img 1+2=3 ~(x).json"
+ODD_KEY = "results/ténant one/ünïcödé €/./../img 1+2=3 ~(x).json"
 
 
 class Recorded:
