@@ -267,3 +267,30 @@ def test_a_dead_port_is_storage_unavailable_after_three_quick_attempts() -> None
         storage.read("uploads", "k", max_bytes=10)
     assert len(slept) == 2 and slept[0] <= 1 and slept[1] <= 2  # botocore's standard backoff
     assert storage.ping("uploads") is False
+
+
+def test_expiring_credentials_are_refreshed_before_a_request_is_signed() -> None:
+    """IRSA's web-identity credentials expire; botocore's RefreshableCredentials renew them, and
+    every request is signed with the current ones."""
+    from botocore.credentials import RefreshableCredentials
+
+    now = dt.datetime.now(dt.UTC)
+
+    def refresh() -> dict[str, str]:
+        expiry = (now + dt.timedelta(hours=1)).isoformat()
+        return {
+            "access_key": "AKIDRENEWED",
+            "secret_key": "s",
+            "token": "t2",
+            "expiry_time": expiry,
+        }
+
+    credentials = RefreshableCredentials.create_from_metadata(
+        {"access_key": "AKIDOLD", "secret_key": "s", "token": "t1", "expiry_time": now.isoformat()},
+        refresh_using=refresh,
+        method="assume-role-with-web-identity",
+    )
+    s3 = S3Http(region="eu-west-1", credentials=credentials)
+    headers = s3.sign("GET", s3.url("siteveil-uploads", "k"), {})
+    assert "Credential=AKIDRENEWED/" in headers["Authorization"]
+    assert headers["X-Amz-Security-Token"] == "t2"
