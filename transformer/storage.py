@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
 from transformer.errors import InvalidImage, ObjectNotFound, StorageUnavailable
+from transformer.s3http import S3Error, S3Http, S3Unreachable, TooLarge, user_metadata
 
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
 _PRECONDITION_FAILED = {"PreconditionFailed", "412"}
-
-CLIENT_CONFIG = Config(
-    retries={"max_attempts": 3, "mode": "standard"},
-    connect_timeout=5,
-    read_timeout=30,
-    # No CRC32 over every upload we GET (validated only where an operation requires it; TLS
-    # protects the bytes in transit). Request checksums stay at botocore's default: over HTTPS
-    # the CRC32 lets SigV4 skip the SHA-256 of the whole body (UNSIGNED-PAYLOAD, botocore's
-    # S3SigV4Auth._should_sha256_sign_payload), and locally (HTTP, the body is hashed anyway)
-    # `when_required` measured no difference. (boto3 docs, "Data integrity protections for
-    # Amazon S3": `request_checksum_calculation`, `response_checksum_validation`.)
-    response_checksum_validation="when_required",
-)
-"""One client per worker process, reused for every call (its connection pool keeps sockets open
-to S3; the pipeline makes one call at a time, so botocore's default pool of 10 is enough)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,38 +23,49 @@ class StoredObject:
 
 
 class Storage:
-    """A thin, typed layer over one boto3 S3 client (endpoint and credentials from the AWS env)."""
+    """A thin, typed layer over S3 (`transformer.s3http`: botocore's credentials and signer,
+    one keep-alive pool; endpoint, region and credentials from the AWS environment).
 
-    def __init__(self, client: Any | None = None) -> None:
-        self._client = client
+    Pass an `S3Http` (or a boto3 S3 client, whose endpoint, region and credentials are used) to
+    talk to a given server; by default one is built from the environment in the worker, after
+    the fork, and reused for every call.
+    """
+
+    def __init__(self, client: S3Http | Any | None = None) -> None:
+        if client is not None and not isinstance(client, S3Http):
+            client = S3Http.like(client)
+        self._client: S3Http | None = client
 
     @property
-    def _s3(self) -> Any:
+    def _s3(self) -> S3Http:
         if self._client is None:  # created in the worker, after the fork
-            self._client = boto3.session.Session().client("s3", config=CLIENT_CONFIG)
+            self._client = S3Http.from_env()
         return self._client
 
     def read(self, bucket: str, key: str, *, max_bytes: int) -> StoredObject:
         """The object's bytes; refuses objects over `max_bytes` before reading them."""
+        where = f"s3://{bucket}/{key}"
         try:
-            response = self._s3.get_object(Bucket=bucket, Key=key)
-            length = int(response.get("ContentLength", 0))
-            if length > max_bytes:
-                response["Body"].close()
-                raise InvalidImage(f"object is {length} bytes, more than the {max_bytes} allowed")
-            body = response["Body"].read(max_bytes + 1)
-        except ClientError as exc:
-            raise _client_error(exc, f"s3://{bucket}/{key}") from exc
-        except BotoCoreError as exc:
-            raise StorageUnavailable(f"reading s3://{bucket}/{key} failed: {exc}") from exc
-        if len(body) > max_bytes:
-            raise InvalidImage(f"object is more than the {max_bytes} bytes allowed")
-        etag = response.get("ETag")
+            response = self._s3.get_object(bucket, key, max_bytes=max_bytes)
+        except TooLarge as exc:
+            if exc.length is not None:
+                raise InvalidImage(
+                    f"object is {exc.length} bytes, more than the {max_bytes} allowed"
+                ) from exc
+            raise InvalidImage(f"object is more than the {max_bytes} bytes allowed") from exc
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND:
+                raise ObjectNotFound(f"{where} does not exist ({exc.code})") from exc
+            raise StorageUnavailable(f"reading {where} failed: {exc.code}") from exc
+        except S3Unreachable as exc:
+            raise StorageUnavailable(f"reading {where} failed: {exc}") from exc
+        headers = response.headers
+        etag = headers.get("ETag")
         return StoredObject(
-            body,
+            response.body,
             etag.strip('"') if etag else None,
-            response.get("ContentType"),
-            dict(response.get("Metadata") or {}),
+            headers.get("Content-Type"),
+            user_metadata(headers),
         )
 
     def read_if_exists(self, bucket: str, key: str, *, max_bytes: int) -> bytes | None:
@@ -83,19 +77,17 @@ class Storage:
     def list_keys(self, bucket: str, prefix: str) -> frozenset[str]:
         """Every key under `prefix` (one call for the handful of objects of one result set)."""
         keys: set[str] = set()
-        kwargs: dict[str, str] = {"Bucket": bucket, "Prefix": prefix}
+        token: str | None = None
         try:
             while True:
-                page = self._s3.list_objects_v2(**kwargs)
-                keys.update(o["Key"] for o in page.get("Contents", []))
-                if not page.get("IsTruncated"):
+                page = self._s3.list_objects_v2(bucket, prefix, token)
+                keys.update(page.keys)
+                if page.next_token is None:
                     return frozenset(keys)
-                kwargs["ContinuationToken"] = page["NextContinuationToken"]
-        except ClientError as exc:
-            raise StorageUnavailable(
-                f"listing s3://{bucket}/{prefix} failed: {_code(exc)}"
-            ) from exc
-        except BotoCoreError as exc:
+                token = page.next_token
+        except S3Error as exc:
+            raise StorageUnavailable(f"listing s3://{bucket}/{prefix} failed: {exc.code}") from exc
+        except (S3Unreachable, ET.ParseError) as exc:
             raise StorageUnavailable(f"listing s3://{bucket}/{prefix} failed: {exc}") from exc
 
     def write(
@@ -108,42 +100,28 @@ class Storage:
         when the key exists. A 409 (a concurrent conditional write) is retryable like any other
         error.
         """
-        extra = {"IfNoneMatch": "*"} if if_absent else {}
         try:
-            self._s3.put_object(
-                Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra
-            )
-        except ClientError as exc:
-            if if_absent and _code(exc) in _PRECONDITION_FAILED:
+            self._s3.put_object(bucket, key, body, content_type, if_none_match=if_absent)
+        except S3Error as exc:
+            if if_absent and exc.code in _PRECONDITION_FAILED:
                 return False
-            raise StorageUnavailable(f"writing s3://{bucket}/{key} failed: {_code(exc)}") from exc
-        except BotoCoreError as exc:
+            raise StorageUnavailable(f"writing s3://{bucket}/{key} failed: {exc.code}") from exc
+        except S3Unreachable as exc:
             raise StorageUnavailable(f"writing s3://{bucket}/{key} failed: {exc}") from exc
         return True
 
     def delete(self, bucket: str, key: str) -> None:
         """Delete an object; deleting one that is already gone succeeds (idempotent)."""
         try:
-            self._s3.delete_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            raise StorageUnavailable(f"deleting s3://{bucket}/{key} failed: {_code(exc)}") from exc
-        except BotoCoreError as exc:
+            self._s3.delete_object(bucket, key)
+        except S3Error as exc:
+            raise StorageUnavailable(f"deleting s3://{bucket}/{key} failed: {exc.code}") from exc
+        except S3Unreachable as exc:
             raise StorageUnavailable(f"deleting s3://{bucket}/{key} failed: {exc}") from exc
 
     def ping(self, bucket: str) -> bool:
         try:
-            self._s3.head_bucket(Bucket=bucket)
-        except (ClientError, BotoCoreError):
+            self._s3.head_bucket(bucket)
+        except (S3Error, S3Unreachable):
             return False
         return True
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "error"))
-
-
-def _client_error(exc: ClientError, where: str) -> Exception:
-    code = _code(exc)
-    if code in _NOT_FOUND:
-        return ObjectNotFound(f"{where} does not exist ({code})")
-    return StorageUnavailable(f"reading {where} failed: {code}")

@@ -225,3 +225,20 @@ def test_bad_queries_are_400(
 ) -> None:
     response = client.get("/v1/results", params=params, headers=acme_headers)
     assert response.status_code == 400, response.text
+
+
+def test_seaweedfs_checks_the_transformers_signatures(seaweed: Any) -> None:
+    """SeaweedFS verifies SigV4 against its identities (unlike moto): the transformer's own S3
+    transport is accepted with the right secret, odd keys included, and refused with a wrong one."""
+    from transformer.errors import StorageUnavailable
+
+    from .conftest import ACCESS_KEY, raw_s3
+
+    storage = Storage(seaweed.client)
+    key = f"results/ténant one/{uuid.uuid4().hex} ü+€.json"
+    assert storage.write(seaweed.bucket, key, b"{}", "application/json", if_absent=True)
+    assert storage.read(seaweed.bucket, key, max_bytes=10).body == b"{}"
+    assert key in storage.list_keys(seaweed.bucket, "results/ténant one/")
+    forged = Storage(raw_s3(seaweed.endpoint, ACCESS_KEY, "not-the-secret"))
+    with pytest.raises(StorageUnavailable, match="SignatureDoesNotMatch|AccessDenied"):
+        forged.write(seaweed.bucket, key + ".x", b"{}", "application/json")

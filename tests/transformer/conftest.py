@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import io
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import boto3
 import numpy as np
 import pytest
-from moto import mock_aws
+from moto.server import ThreadedMotoServer
 from PIL import Image
 from skimage import data
 
+from stack.processes import free_port
 from transformer.model_contract import ModelContract, contract_from_config
 from transformer.predictor import ServedModel
 
@@ -112,14 +114,33 @@ def make_predictor(demo_contract: ModelContract) -> Callable[..., SquarePredicto
     return make
 
 
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 in server mode, in a thread of the test process: real HTTP, so the transformer's
+    own S3 transport (signing, URLs, XML) runs as it does against S3."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
-def s3() -> Iterator[Any]:
-    """An in-process S3 (moto) for unit tests; end-to-end tests use the real server instead."""
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="uploads")
-        client.create_bucket(Bucket="results")
-        yield client
+def s3(moto_endpoint: str) -> Iterator[Any]:
+    """A boto3 client of a fresh moto S3 with the `uploads` and `results` buckets."""
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=10
+    ).close()
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket="uploads")
+    client.create_bucket(Bucket="results")
+    yield client
 
 
 @pytest.fixture

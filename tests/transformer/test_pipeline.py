@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import simplejpeg
+from botocore.credentials import Credentials
 from PIL import Image
 
 from transformer.config import Settings
@@ -17,6 +18,7 @@ from transformer.events import ObjectCreated
 from transformer.keys import parse_incoming_key
 from transformer.pipeline import Pipeline
 from transformer.results import ResultRecord
+from transformer.s3http import S3Http, S3Unreachable
 from transformer.storage import Storage
 
 from .conftest import SquarePredictor, encode_with_pillow
@@ -197,16 +199,12 @@ def test_shadow_writes_only_under_the_shadow_prefix(
 
 
 def test_storage_outage_is_retryable(square_predictor: SquarePredictor) -> None:
-    import boto3
-    from botocore.config import Config
-
-    dead = boto3.client(
-        "s3",
-        endpoint_url="http://127.0.0.1:9",
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="y",
-        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    dead = S3Http(
+        endpoint="http://127.0.0.1:9",
+        region="us-east-1",
+        credentials=Credentials("x", "y"),
+        max_attempts=1,
+        connect_timeout_s=1,
     )
     with pytest.raises(StorageUnavailable):
         Pipeline(settings(), Storage(dead), square_predictor).process(
@@ -254,24 +252,17 @@ def test_same_id_under_another_extension_leaves_one_set(
     assert record.outputs is not None and record.outputs.anonymized == RESULTS + "anonymized.png"
 
 
-class _DeleteFailsOnce:
-    """The S3 client, except that the first delete_object of an output fails (a crash before the
-    cleanup); the time index's own deletes pass (they are harmless to miss, and logged)."""
+class _DeleteFailsOnce(S3Http):
+    """The S3 transport, except that the first delete of an output finds S3 unreachable (a crash
+    before the cleanup); the time index's own deletes pass (harmless to miss, and logged)."""
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.failed = False
+    failed = False
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def delete_object(self, **kwargs: Any) -> Any:
-        if not self.failed and "/_index/" not in kwargs["Key"]:
+    def delete_object(self, bucket: str, key: str) -> None:
+        if not self.failed and "/_index/" not in key:
             self.failed = True
-            from botocore.exceptions import EndpointConnectionError
-
-            raise EndpointConnectionError(endpoint_url="http://s3")
-        return self._client.delete_object(**kwargs)
+            raise S3Unreachable("DELETE: connection refused")
+        super().delete_object(bucket, key)
 
 
 def test_cleanup_interrupted_after_the_record_finishes_on_redelivery(
@@ -282,7 +273,7 @@ def test_cleanup_interrupted_after_the_record_finishes_on_redelivery(
     png_key, png_etag = put_upload(
         encode_with_pillow(astronaut, "PNG"), "incoming/acme/2026/11/23/img-1.png"
     )
-    flaky = _DeleteFailsOnce(s3)
+    flaky = _DeleteFailsOnce.like(s3)
     pipeline = Pipeline(settings(), Storage(flaky), square_predictor)
     with pytest.raises(StorageUnavailable):  # a 503: the broker redelivers
         pipeline.process(event_for(png_key, png_etag))
@@ -390,6 +381,21 @@ def test_any_model_failing_fails_the_image_and_writes_nothing(
     assert listing(s3) == []
 
 
+class _Recording(S3Http):
+    """The S3 transport, noting each request: (GET|PUT|DELETE|HEAD|LIST, key or prefix,
+    If-None-Match)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.calls: list[tuple[str, str, str | None]] = []
+
+    def _call(self, method: str, bucket: str, key: str, **kw: Any) -> Any:
+        query, headers = kw.get("query") or {}, kw.get("headers") or {}
+        op = "LIST" if "list-type" in query else method
+        self.calls.append((op, query.get("prefix", key), headers.get("If-None-Match")))
+        return super()._call(method, bucket, key, **kw)
+
+
 def test_a_new_image_reads_no_record_and_deletes_nothing(
     s3: Any, put_upload: Any, astronaut: np.ndarray, square_predictor: SquarePredictor
 ) -> None:
@@ -397,42 +403,30 @@ def test_a_new_image_reads_no_record_and_deletes_nothing(
     other extensions (6 S3 calls per new image instead of 9); the record is written only if no
     other record appeared meanwhile (S3 conditional write, If-None-Match: *)."""
     key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
-    calls: list[tuple[str, str, str | None]] = []
-
-    def seen(model: Any, params: dict[str, Any], **_: Any) -> None:
-        calls.append(
-            (model.name, params.get("Key", params.get("Prefix")), params.get("IfNoneMatch"))
-        )
-
-    s3.meta.events.register("provide-client-params.s3", seen)
-    try:
-        outcome = Pipeline(settings(), Storage(s3), square_predictor).process(event_for(key, etag))
-    finally:
-        s3.meta.events.unregister("provide-client-params.s3", seen)
+    recorder = _Recording.like(s3)
+    outcome = Pipeline(settings(), Storage(recorder), square_predictor).process(
+        event_for(key, etag)
+    )
+    calls = recorder.calls
     assert not outcome.failed
-    assert [(op, k) for op, k, _ in calls][:2] == [("ListObjectsV2", RESULTS), ("GetObject", key)]
-    assert [op for op, _, _ in calls].count("GetObject") == 1  # the upload only
-    assert "DeleteObject" not in [op for op, _, _ in calls]
-    assert ("PutObject", RESULTS + "result.json", "*") in calls
+    assert [(op, k) for op, k, _ in calls][:2] == [("LIST", RESULTS), ("GET", key)]
+    assert [op for op, _, _ in calls].count("GET") == 1  # the upload only
+    assert "DELETE" not in [op for op, _, _ in calls]
+    assert ("PUT", RESULTS + "result.json", "*") in calls
     assert len(calls) == 6
 
 
-class _AnotherUploadLandsMeanwhile:
-    """The S3 client, except that just before our first output is written, a concurrent delivery
-    of another upload of the same image id (a PNG) writes its complete result set."""
+class _AnotherUploadLandsMeanwhile(S3Http):
+    """The S3 transport, except that just before our first output is written, a concurrent
+    delivery of another upload of the same image id (a PNG) writes its complete result set."""
 
-    def __init__(self, client: Any, interloper: Any) -> None:
-        self._client = client
-        self._interloper = interloper
+    interloper: Any = None
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def put_object(self, **kwargs: Any) -> Any:
-        if self._interloper is not None and kwargs["Key"].endswith("/anonymized.jpg"):
-            interloper, self._interloper = self._interloper, None
+    def put_object(self, bucket: str, key: str, body: bytes, content_type: str, **kw: Any) -> Any:
+        if self.interloper is not None and key.endswith("/anonymized.jpg"):
+            interloper, self.interloper = self.interloper, None
             interloper()
-        return self._client.put_object(**kwargs)
+        return super().put_object(bucket, key, body, content_type, **kw)
 
 
 def test_a_record_written_meanwhile_is_replaced_leaving_one_set_and_one_index_entry(
@@ -446,9 +440,8 @@ def test_a_record_written_meanwhile_is_replaced_leaving_one_set_and_one_index_en
     key, etag = put_upload(simplejpeg.encode_jpeg(astronaut))
     other = Pipeline(settings(), Storage(s3), square_predictor)
     landed: list[ResultRecord] = []
-    client = _AnotherUploadLandsMeanwhile(
-        s3, lambda: landed.append(other.process(event_for(png_key, png_etag)).record)
-    )
+    client = _AnotherUploadLandsMeanwhile.like(s3)
+    client.interloper = lambda: landed.append(other.process(event_for(png_key, png_etag)).record)
     outcome = Pipeline(settings(), Storage(client), square_predictor).process(event_for(key, etag))
     assert landed and landed[0].source.key == png_key  # it did land before our record
     assert not outcome.duplicate and outcome.record.source.key == key
