@@ -84,7 +84,10 @@ class Pipeline:
         metadata: ImageMetadata | None = None
         try:
             with _timed(timings, "fetch"):
-                upload = self._storage.read(obj.bucket, obj.key, max_bytes=s.max_image_bytes)
+                # the uploads bucket may not be listed: a missing upload answers 403
+                upload = self._storage.read(
+                    obj.bucket, obj.key, max_bytes=s.max_image_bytes, denied_is_missing=True
+                )
                 metadata = from_s3_metadata(upload.metadata)
             with _timed(timings, "decode"):
                 image = codec.decode(upload.body, max_pixels=s.max_image_pixels)

@@ -10,6 +10,10 @@ from transformer.errors import InvalidImage, ObjectNotFound, StorageUnavailable
 from transformer.s3http import S3Error, S3Http, S3Unreachable, TooLarge, user_metadata
 
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
+# What S3 answers for a missing key when the caller may not list the bucket (Amazon S3 API
+# Reference, GetObject, "Permissions"): no role may list the uploads bucket (terraform/modules/
+# cluster/irsa.tf), so a missing upload reads as this.
+_DENIED = {"AccessDenied", "403"}
 _PRECONDITION_FAILED = {"PreconditionFailed", "412"}
 
 
@@ -42,8 +46,13 @@ class Storage:
             self._client = S3Http.from_env()
         return self._client
 
-    def read(self, bucket: str, key: str, *, max_bytes: int) -> StoredObject:
-        """The object's bytes; refuses objects over `max_bytes` before reading them."""
+    def read(
+        self, bucket: str, key: str, *, max_bytes: int, denied_is_missing: bool = False
+    ) -> StoredObject:
+        """The object's bytes; refuses objects over `max_bytes` before reading them.
+
+        `denied_is_missing`: take a 403 as "not found" (final, not retried), for a bucket the
+        caller may read but not list, where S3 answers 403 for a missing key."""
         where = f"s3://{bucket}/{key}"
         try:
             response = self._s3.get_object(bucket, key, max_bytes=max_bytes)
@@ -56,6 +65,10 @@ class Storage:
         except S3Error as exc:
             if exc.code in _NOT_FOUND:
                 raise ObjectNotFound(f"{where} does not exist ({exc.code})") from exc
+            if denied_is_missing and exc.code in _DENIED:
+                raise ObjectNotFound(
+                    f"{where} does not exist or is not readable ({exc.code})"
+                ) from exc
             raise StorageUnavailable(f"reading {where} failed: {exc.code}") from exc
         except S3Unreachable as exc:
             raise StorageUnavailable(f"reading {where} failed: {exc}") from exc

@@ -18,7 +18,7 @@ from transformer.events import ObjectCreated
 from transformer.keys import parse_incoming_key
 from transformer.pipeline import Pipeline
 from transformer.results import ResultRecord
-from transformer.s3http import S3Http, S3Unreachable
+from transformer.s3http import S3Error, S3Http, S3Unreachable
 from transformer.storage import Storage
 
 from .conftest import SquarePredictor, encode_with_pillow
@@ -287,6 +287,46 @@ def test_cleanup_interrupted_after_the_record_finishes_on_redelivery(
         RESULTS + "mask.png",
         RESULTS + "result.json",
     ]
+
+
+class _CannotListUploads(S3Http):
+    """The S3 transport as a role that may read but not list the uploads bucket sees it: a
+    missing key answers 403 AccessDenied (Amazon S3 API Reference, GetObject, "Permissions")."""
+
+    def get_object(self, bucket: str, key: str, **kw: Any) -> Any:
+        if key.startswith("incoming/"):
+            try:
+                return super().get_object(bucket, key, **kw)
+            except S3Error as exc:
+                if exc.code == "NoSuchKey":
+                    raise S3Error(403, "AccessDenied", "Access Denied") from exc
+                raise
+        return super().get_object(bucket, key, **kw)
+
+
+def test_a_missing_upload_answering_403_is_final_and_recorded(
+    s3: Any, put_upload: Any, square_predictor: SquarePredictor
+) -> None:
+    """Issue 12 #14c: no role may list the uploads bucket, so S3 answers 403 for a missing
+    upload; it must still end as a `failed` record (not retried for ever), nothing else written."""
+    pipeline = Pipeline(settings(), Storage(_CannotListUploads.like(s3)), square_predictor)
+    outcome = pipeline.process(event_for("incoming/acme/2026/11/23/img-1.jpg", "0" * 32))
+    assert outcome.failed
+    assert listing(s3) == [RESULTS + "result.json"]
+    record = ResultRecord.model_validate_json(read(s3, RESULTS + "result.json"))
+    assert record.error is not None and "not readable (AccessDenied)" in record.error.reason
+    assert square_predictor.calls == 0
+
+
+def test_a_403_on_the_results_bucket_is_still_retryable(s3: Any) -> None:
+    """Only the upload's read takes a 403 as "missing": elsewhere it is a fault to retry."""
+
+    class _Denied(S3Http):
+        def get_object(self, bucket: str, key: str, **kw: Any) -> Any:
+            raise S3Error(403, "AccessDenied", "Access Denied")
+
+    with pytest.raises(StorageUnavailable):
+        Storage(_Denied.like(s3)).read("siteveil-results", "results/x", max_bytes=10)
 
 
 class SegmenterAndFaces(SquarePredictor):
