@@ -491,7 +491,7 @@ def helm_set_args(values: Mapping[str, str]) -> list[str]:
     return args
 
 
-def render(plan: Plan) -> str:
+def render(plan: Plan, namespace: str = "siteveil") -> str:
     """The plan as the text the command prints: inputs, assumptions, results, values."""
     m, d, a = plan.measured, plan.demand, plan.assumptions
     lines = [
@@ -580,7 +580,10 @@ def render(plan: Plan) -> str:
         "Chart values (charts/siteveil; containerConcurrency and Knative's scaleTarget are both",
         "rendered from inference.transformer.workers):",
         *(f"  {k}={v}" for k, v in values.items()),
-        "  helm upgrade --install siteveil charts/siteveil " + " ".join(helm_set_args(values)),
+        # on top of the release Terraform's values installed (terraform/README.md): the IRSA
+        # roles trust only the release's namespace
+        f"  helm upgrade siteveil charts/siteveil --namespace {namespace} --reuse-values "
+        + " ".join(helm_set_args(values)),
     ]
     if a.serving == "gpu" and plan.recommended is not None:
         fit = plan.recommended
@@ -653,6 +656,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--triton-cpu", type=_positive, default=CHART_TRITON_CPU)
     p.add_argument("--triton-memory-gib", type=_positive, default=CHART_TRITON_MEMORY_GIB)
     p.add_argument("--workers", type=int, help="CPU serving: workers per pod")
+    p.add_argument(
+        "--namespace", default="siteveil", help="the release's namespace (the IRSA roles trust it)"
+    )
     p.add_argument("--json", action="store_true", help="print the chart values as JSON only")
     return p
 
@@ -705,7 +711,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(chart_values(plan), indent=2))
     else:
-        print(render(plan))
+        print(render(plan, args.namespace))
     return 0
 
 

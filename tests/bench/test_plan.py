@@ -255,7 +255,7 @@ def test_the_printed_plan_names_its_assumptions_and_values(
         "inference.transformer.workers=64",
         "karpenter.gpuLimit=",
         "containerConcurrency",
-        "helm upgrade --install siteveil charts/siteveil",
+        "helm upgrade siteveil charts/siteveil --namespace siteveil --reuse-values",
     ):
         assert text in out, text
 
