@@ -25,6 +25,7 @@ import pytest
 import requests
 from PIL import Image
 
+from bench.procs import kserve_target
 from stack.aws import client, start_moto
 from stack.config import REPO_ROOT, AwsLayout
 from stack.processes import free_port, spawn, stop, wait_http_ok
@@ -95,25 +96,15 @@ def frame() -> bytes:
 def start_reference(
     variant: str, moto: Moto, triton: str, log_path: Path, *, workers: int
 ) -> tuple[int, str]:
-    """The harness's command line (BENCH_CONTRACT.md), from the repository root."""
-    port = free_port()
-    argv = [
-        str(KSERVE_PYTHON),
-        "-m",
-        "bench.kserve_reference",
-        "--variant",
+    """The harness's own command line (bench.procs.kserve_target), from the repository root."""
+    target = kserve_target(
         variant,
-        "--http_port",
-        str(port),
-        "--predictor_host",
-        triton,
-        "--model_name",
-        "person_segmenter",
-        "--results_bucket",
-        RESULTS,
-        "--workers",
-        str(workers),
-    ]
+        triton_http=triton,
+        workers=workers,
+        results_bucket=RESULTS,
+        venv=KSERVE_PYTHON.parents[1],
+    )
+    port, argv = target.port, list(target.argv)
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}} | {
         "AWS_ENDPOINT_URL": moto.endpoint,
         "AWS_ACCESS_KEY_ID": moto.layout.access_key_id,
