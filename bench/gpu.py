@@ -37,7 +37,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -52,6 +51,8 @@ from export.gpu_check import (
     engine_command,
     exercise_triton,
     find_tritonserver,
+    triton_command,
+    wait_for_triton,
 )
 from export.gpu_driver import build_driver_verdict, query_gpus
 from export.serving_image import SERVING, version_tuple
@@ -352,44 +353,22 @@ def drive(
     )
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def triton_serving(
     binary: Path, backends: Path, repo: Path, log_path: Path, ready_s: float = 180
 ) -> Iterator[str]:
     """A tritonserver (the chart's release, tensorrt backend) on free 127.0.0.1 ports; yields
     its HTTP endpoint once ready. The same flags as ``export.gpu_check.serve_with_triton``."""
-    http, grpc, metrics = _free_port(), _free_port(), _free_port()
-    cmd = [
-        str(binary), f"--model-repository={repo}", f"--backend-directory={backends}",
-        "--http-address=127.0.0.1", f"--http-port={http}", f"--grpc-port={grpc}",
-        "--grpc-address=127.0.0.1", f"--metrics-port={metrics}", "--allow-sagemaker=false",
-    ]  # fmt: skip
+    cmd, http = triton_command(binary, backends, repo)
     print("+", shlex.join(cmd), flush=True)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + ready_s
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"tritonserver exited {proc.returncode}; see {log_path}")
-                try:
-                    url = f"http://127.0.0.1:{http}/v2/health/ready"
-                    with urllib.request.urlopen(url, timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"tritonserver not ready in {ready_s:g} s; see {log_path}")
-                time.sleep(1)
+            why = wait_for_triton(proc, http, time.monotonic() + ready_s)
+            if why is not None:
+                raise RuntimeError(
+                    f"tritonserver {why} (waited up to {ready_s:g} s); see {log_path}"
+                )
             yield f"127.0.0.1:{http}"
         finally:
             proc.terminate()

@@ -180,13 +180,42 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def triton_command(binary: Path, backends: Path, repo: Path) -> tuple[list[str], int]:
+    """tritonserver on free 127.0.0.1 ports only, and its HTTP port."""
+    http_port, grpc, metrics = _free_port(), _free_port(), _free_port()
+    return [
+        str(binary), f"--model-repository={repo}", f"--backend-directory={backends}",
+        "--http-address=127.0.0.1", f"--http-port={http_port}", f"--grpc-port={grpc}",
+        "--grpc-address=127.0.0.1", f"--metrics-port={metrics}", "--allow-sagemaker=false",
+    ], http_port  # fmt: skip
+
+
+def wait_for_triton(proc: subprocess.Popen[bytes], http_port: int, ready_by: float) -> str | None:
+    """None once Triton answers ready; else why not ("exited N", or "not ready in time" once
+    `ready_by`, a time.monotonic() value, has passed)."""
+    import urllib.request
+
+    url = f"http://127.0.0.1:{http_port}/v2/health/ready"
+    while True:
+        if proc.poll() is not None:
+            return f"exited {proc.returncode}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return None
+        except OSError:
+            pass
+        if time.monotonic() > ready_by:
+            return "not ready in time"
+        time.sleep(1)
+
+
 def serve_with_triton(models: Sequence[Model], out_dir: Path, deadline: float) -> dict[str, Any]:
     """Serve every built plan with the tensorrt backend; compare and time each model."""
     binary, backends, why = find_tritonserver()
     if binary is None or backends is None:
         return {"status": "skipped", "reason": why}
     import shutil
-    import urllib.request
 
     repo = out_dir / "triton-repository"
     shutil.rmtree(repo, ignore_errors=True)
@@ -200,31 +229,15 @@ def serve_with_triton(models: Sequence[Model], out_dir: Path, deadline: float) -
             served.append(model)
     if not served:
         return {"status": "skipped", "reason": "no plan was built"}
-    http, grpc, metrics = _free_port(), _free_port(), _free_port()
     log_path = out_dir / "tritonserver.log"
-    cmd = [
-        str(binary), f"--model-repository={repo}", f"--backend-directory={backends}",
-        "--http-address=127.0.0.1", f"--http-port={http}", f"--grpc-port={grpc}",
-        "--grpc-address=127.0.0.1", f"--metrics-port={metrics}", "--allow-sagemaker=false",
-    ]  # fmt: skip
+    cmd, http = triton_command(binary, backends, repo)
     result: dict[str, Any] = {"command": shlex.join(cmd), "log": str(log_path)}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         try:
-            ready_by = min(deadline, time.monotonic() + 180)
-            while True:
-                if proc.poll() is not None:
-                    return {**result, "status": "failed", "reason": f"exited {proc.returncode}"}
-                try:
-                    url = f"http://127.0.0.1:{http}/v2/health/ready"
-                    with urllib.request.urlopen(url, timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > ready_by:
-                    return {**result, "status": "failed", "reason": "not ready in time"}
-                time.sleep(1)
+            not_ready = wait_for_triton(proc, http, min(deadline, time.monotonic() + 180))
+            if not_ready is not None:
+                return {**result, "status": "failed", "reason": not_ready}
             image_trt = libnvinfer_version()
             result["image_tensorrt"] = image_trt
             result["image_tensorrt_matches"] = image_trt is not None and version_tuple(

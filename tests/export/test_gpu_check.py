@@ -142,3 +142,23 @@ def test_the_serving_step_checks_a_running_triton(tmp_path: Path) -> None:
     assert served["max_abs_error_vs_onnxruntime"] < 1e-5  # ONNX Runtime on both sides here
     assert [row["batch"] for row in served["throughput_http"]] == [1, 2, 4, 8]
     assert all(row["images_per_s"] > 0 and row["calls"] >= 5 for row in served["throughput_http"])
+
+
+def test_waiting_for_triton_names_why_it_is_not_ready() -> None:
+    """The readiness wait `make gpu-check` and `make bench-gpu` share: a server that exited is
+    named with its status; one that never answers is given up on at the deadline."""
+    import subprocess
+    import sys
+    import time
+
+    from export.gpu_check import _free_port, wait_for_triton
+
+    exited = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    exited.wait()
+    assert wait_for_triton(exited, _free_port(), time.monotonic() + 60) == "exited 3"
+    silent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert wait_for_triton(silent, _free_port(), time.monotonic()) == "not ready in time"
+    finally:
+        silent.kill()
+        silent.wait()
