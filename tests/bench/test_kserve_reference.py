@@ -25,6 +25,7 @@ import pytest
 import requests
 from PIL import Image
 
+from bench.load import Upload, cloudevent
 from bench.procs import kserve_target
 from stack.aws import client, start_moto
 from stack.config import REPO_ROOT, AwsLayout
@@ -127,34 +128,6 @@ def start_reference(
     return proc.pid, url
 
 
-def cloudevent(bucket: str, key: str, size: int) -> tuple[dict[str, str], bytes]:
-    """A binary-mode CloudEvent carrying the EventBridge `Object Created` event, as the relay
-    delivers it."""
-    data = {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": "123456789012",
-        "region": "us-east-1",
-        "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {
-            "version": "0",
-            "bucket": {"name": bucket},
-            "object": {"key": key, "size": size, "etag": "e"},
-            "reason": "PutObject",
-        },
-    }
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-id": str(uuid.uuid4()),
-        "ce-source": "arn:aws:sqs:us-east-1:123456789012:siteveil-uploads-events",
-        "ce-type": EVENT_TYPE,
-        "content-type": "application/json",
-    }
-    return headers, json.dumps(data).encode()
-
-
 @pytest.mark.parametrize(("variant", "workers"), [("shipped", 1), ("tuned", 2)])
 def test_a_reference_anonymizes_an_upload_as_the_harness_drives_it(
     variant: str, workers: int, moto: Moto, triton: str, frame: bytes, tmp_path: Path
@@ -169,7 +142,7 @@ def test_a_reference_anonymizes_an_upload_as_the_harness_drives_it(
         # KServe's own server binds 0.0.0.0; ours is told 127.0.0.1
         assert listening_addresses(int(url.rsplit(":", 1)[1])) == {"127.0.0.1"}
 
-        headers, body = cloudevent(UPLOADS, key, len(frame))
+        headers, body = cloudevent(Upload(image_id, UPLOADS, key, "e", len(frame)))
         answer = requests.post(
             f"{url}/v1/models/person_segmenter:predict", headers=headers, data=body, timeout=60
         )
