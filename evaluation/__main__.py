@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
 import sys
 import time
@@ -74,6 +75,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="ANNOTATIONS.json",
         help="evaluate frames annotated elsewhere instead of generated ones (format: "
         "evaluation/external.py); the generator's options are then ignored",
+    )
+    p.add_argument(
+        "--transformer-args",
+        type=shlex.split,
+        default=[],
+        metavar='"--flag value ..."',
+        help='extra transformer flags for every model set, e.g. "--min_person_px 40" '
+        "(python -m transformer --help)",
     )
     p.add_argument("--output", type=Path, default=REPO_ROOT / "eval-output")
     p.add_argument(
@@ -148,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **source,
         "resolutions": resolutions,
         "model_sets": [list(m) for m in args.model_sets],
+        "transformer_args": list(args.transformer_args),
     }
     people = sum(len(f.people) for f in frames)
     print(f"{len(frames)} frame(s), {people} people, in {time.monotonic() - started:.0f} s")
@@ -167,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     timeout_s=timeout,
                     log=lambda line: print(line, flush=True),
                     keep_dir=args.output / "+".join(models) if args.keep_images else None,
+                    stack_options={"transformer_args": tuple(args.transformer_args)},
                 )
             )
     except (EvalError, StackError) as exc:

@@ -10,6 +10,7 @@ is sampled around the batch.
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -194,7 +195,8 @@ def run_model_set(
     """Run every frame through a fresh stack serving `models`; the scores and CPU spent.
 
     With `keep_dir`, each returned anonymized image and mask is written there as
-    `<frame>.anonymized.<ext>` / `<frame>.mask.png`, to look at.
+    `<frame>.anonymized.<ext>` / `<frame>.mask.png`, with its `<frame>.result.json` (every
+    detection), to look at.
     """
     config = stack_config(models, state_dir, **(stack_options or {}))
     check_models(models, config.model_repository)
@@ -247,6 +249,9 @@ def run_model_set(
                     anonymized_name = f"{frame.name}.anonymized.{suffix}"
                     (keep_dir / anonymized_name).write_bytes(anonymized_bytes)
                     (keep_dir / f"{frame.name}.mask.png").write_bytes(mask_bytes)
+                    (keep_dir / f"{frame.name}.result.json").write_text(
+                        json.dumps(record, indent=1) + "\n"
+                    )
                 for ref in record.get("models") or [record["model"]]:
                     name, version, role = ref["name"], ref.get("version"), ref.get("role")
                     served[repr((name, version, role))] = {

@@ -16,3 +16,19 @@ eval-deps: $(VENV)/.stamp-eval
 .SECONDEXPANSION:
 eval: setup eval-deps $$(DEMO_DEPS)
 	$(PY) -m evaluation $(EVAL_ARGS)
+
+# Real CCTV scenes (evaluation/cctv.py): OpenCV's pedestrian video from Debian's opencv-doc
+# package, fetched pinned and sha256-checked from the Debian archive; ground truth from the fixed
+# camera, not from our models. `make eval-cctv` runs the evaluation on its mosaics.
+EVAL_CACHE := .cache/eval
+
+$(EVAL_CACHE)/vtest.avi: evaluation/cctv.py | $(VENV)/.stamp-base
+	$(PY) -c "from pathlib import Path; from evaluation.cctv import fetch_video; fetch_video(Path('$(EVAL_CACHE)'))"
+	touch $@
+
+eval-cctv-video: $(EVAL_CACHE)/vtest.avi
+eval-cctv: setup eval-deps $(EVAL_CACHE)/vtest.avi $$(DEMO_DEPS)
+	$(PY) -m evaluation.cctv --output eval-output/cctv-scenes
+	$(PY) -m evaluation --scenes eval-output/cctv-scenes/annotations.json --output eval-output/cctv $(EVAL_ARGS)
+.PHONY: eval-cctv-video eval-cctv
+TEST_DEPS += $(EVAL_CACHE)/vtest.avi
