@@ -79,9 +79,11 @@ def test_a_face_the_segmenter_misses_is_covered_with_its_margin(
         [seg, face], [nothing, boxes_at(face, (100, 50, 120, 74), 0.9)], 300, 400, OPTIONS
     )
     assert found.mask[50:74, 100:120].all()  # the face
-    assert found.mask[44:80, 95:125].all()  # and 25 % around it
-    assert found.mask.sum() == 30 * 36
-    assert found.faces == [(95, 44, 125, 80)]
+    assert found.mask[44:80, 94:126].all()  # and 25 % of its 24-px height around it
+    # and no more: the tiles that saw the face map it back to within a pixel of each other
+    ((x0, y0, x1, y1),) = found.faces
+    assert abs(x0 - 94) <= 1 and abs(y0 - 44) <= 1 and abs(x1 - 126) <= 1 and abs(y1 - 80) <= 1
+    assert found.mask.sum() == (x1 - x0) * (y1 - y0)
     assert [d.role for d in found.detections] == ["face_detector"]
     covered = np.zeros_like(found.mask)
     for r in found.regions:
@@ -115,6 +117,9 @@ def test_union_keeps_confirmed_segments_and_adds_person_boxes(
     assert not found.mask[200:250, 10:60].any()
     assert found.faces == []
     assert len(found.regions) == 2
+    # each box grew by 10 % of its longer side: the 20×60 one by 6 px on every side
+    assert found.mask[94:166, 144:176].all()
+    assert not found.mask[92, 160] and not found.mask[130, 142]
 
 
 def test_unconfirmed_segments_stay_when_asked(

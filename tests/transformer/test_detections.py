@@ -84,17 +84,37 @@ def test_non_finite_boxes_are_a_predictor_error_never_an_empty_result() -> None:
         max_size=30,
     )
 )
-def test_nms_keeps_a_box_over_every_box_it_drops(
+def test_nms_covers_every_box_it_drops_with_a_kept_box_scoring_at_least_as_high(
     boxes: list[tuple[float, float, float, float, float]],
 ) -> None:
     found = [Detection("face_detector", x, y, x + w, y + h, s) for x, y, w, h, s in boxes]
     kept = non_max_suppression(found)
-    assert set(kept) <= set(found)
+    assert {k.score for k in kept} <= {d.score for d in found}
+    assert len(kept) <= len(found)
     for d in found:
-        if d in kept:
-            continue
-        overlaps = [k for k in kept if _iou(k, d) > 0.5 - 1e-6 and k.score >= d.score - 1e-9]
-        assert overlaps, "a box was dropped without a kept box over it"
+        covering = [
+            k
+            for k in kept
+            if k.x0 <= d.x0
+            and k.y0 <= d.y0
+            and d.x1 <= k.x1
+            and d.y1 <= k.y1
+            and k.score >= d.score - 1e-9
+        ]
+        assert covering, "a box was dropped without a kept box covering it"
+
+
+def test_nms_merges_a_tile_cut_box_with_the_whole_person_it_duplicates() -> None:
+    """The best-scoring box misses the head (a tile cut the person); the whole-person box from
+    another tile overlaps it by IoU 0.75 and is merged in, so the head stays covered."""
+    cut = Detection("person_detector", 100, 217, 117, 268, 0.71)
+    whole = Detection("person_detector", 101, 200, 118, 268, 0.55)
+    other = Detection("person_detector", 300, 200, 317, 268, 0.6)
+    kept = non_max_suppression([cut, whole, other])
+    assert kept == [
+        Detection("person_detector", 100, 200, 118, 268, 0.71),
+        other,
+    ]
 
 
 def _iou(a: Detection, b: Detection) -> float:
@@ -104,7 +124,17 @@ def _iou(a: Detection, b: Detection) -> float:
     return inter / (a.width * a.height + b.width * b.height - inter)
 
 
-def test_grown_adds_the_margin_and_clips_to_the_frame() -> None:
-    d = Detection("face_detector", 10, 20, 30, 60, 0.9)
-    assert grown(d, 0.25, 100, 100) == (5, 10, 35, 70)
+def test_grown_adds_the_margin_of_the_longer_side_and_clips_to_the_frame() -> None:
+    d = Detection("face_detector", 10, 20, 30, 60, 0.9)  # 20 wide, 40 tall
+    assert grown(d, 0.25, 100, 100) == (0, 10, 40, 70)
     assert grown(d, 1.0, 70, 40) == (0, 0, 40, 70)
+
+
+def test_a_narrow_person_box_grows_sideways_with_the_persons_height() -> None:
+    """A 68-px person the detector boxed 17 px wide: the back of the head 5 px to the side is
+    inside the grown box (10 % of 17 px would have left it showing)."""
+    person = Detection("person_detector", 100, 200, 117, 268, 0.8)
+    x0, y0, x1, y1 = grown(person, 0.1, 1080, 1920)
+    assert x1 - 117 >= 6 and 100 - x0 >= 6
+    assert x1 >= 117 + 5  # the hair
+    assert (y0, y1) == (193, 275)
