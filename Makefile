@@ -6,6 +6,7 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
+MYPY_VERSION := 2.4.1
 PIP := $(PY) -m pip --disable-pip-version-check -q
 # The CPU build of PyTorch (a plain `torch` from PyPI is a multi-GB CUDA build).
 TORCH_SPEC ?= torch==2.13.0
@@ -56,7 +57,7 @@ test: setup-dev $(TEST_DEPS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup-dev
-	$(PY) -m pip install -q ruff mypy
+	$(PY) -m pip install -q ruff==0.15.22 mypy==$(MYPY_VERSION)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy transformer export stack api siteveil_cli evaluation ops bench --exclude bench/kserve_reference

@@ -152,9 +152,9 @@ def test_parity_with_tensorflow_js_on_photos_and_a_batch(
 @pytest.mark.parametrize("rel", ["config.pbtxt", "configs/onnx.pbtxt", "configs/cpu.pbtxt"])
 def test_committed_configs_are_the_generated_ones(rel: str) -> None:
     committed = (MODEL_DIR / rel).read_text()
-    assert (
-        committed == render_all(spec())[rel]
-    ), "run `python -m export person-detector --configs-only`"
+    assert committed == render_all(spec())[rel], (
+        "run `python -m export person-detector --configs-only`"
+    )
     config = parse_pbtxt(committed)
     params = contract_of(config)
     assert params["siteveil.role"] == "person_detector"

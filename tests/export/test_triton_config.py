@@ -52,9 +52,9 @@ def test_committed_config_parses_and_carries_the_contract(rel: str) -> None:
 
 @pytest.mark.parametrize("rel", CONFIGS)
 def test_committed_configs_are_what_the_spec_renders(rel: str) -> None:
-    assert (MODEL_DIR / rel).read_text() == render_all(PERSON_SEGMENTER)[
-        rel
-    ], "run `python -m export configs` after changing the spec"
+    assert (MODEL_DIR / rel).read_text() == render_all(PERSON_SEGMENTER)[rel], (
+        "run `python -m export configs` after changing the spec"
+    )
 
 
 def test_cpu_config_is_the_python_backend() -> None:

@@ -105,7 +105,7 @@ def test_every_request_carries_the_signature_s3_would_compute(
     s3.get_object("siteveil-results", ODD_KEY, max_bytes=100)
     s3.put_object("siteveil-results", ODD_KEY, b"{}", "application/json", if_none_match=True)
     recorded.script.append(
-        (200, {}, b"<ListBucketResult><IsTruncated>false</IsTruncated>" b"</ListBucketResult>")
+        (200, {}, b"<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>")
     )
     s3.list_objects_v2("siteveil-results", "results/ténant one/", "1/ab+c=")
     for method, path, headers, body in recorded.requests:
