@@ -24,6 +24,7 @@ help:
 	@echo "make demo   - set up, start the local stack, anonymize sample images, write demo-output/"
 	@echo "make test   - set up and run every test"
 	@echo "make eval   - privacy evaluation through the local stack: eval-output/report.json + plot"
+	@echo "make eval-cctv - the same on real CCTV frames (OpenCV vtest.avi from Debian opencv-doc): eval-output/cctv/"
 	@echo "make bench [BENCH_ARGS=...] - transformer vs KServe SDK references and the JPEG codec floor: bench-output/"
 	@echo "make bench-gpu - TensorRT plan, Triton on the GPU at batch 1-32, workers that keep it 90 % busy: gpu-bench-output/"
 	@echo "make up / down / logs / status - the single-machine stack in the background"
