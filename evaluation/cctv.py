@@ -21,14 +21,9 @@ upload holds dozens of real people at the sizes a site camera sees far away:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,13 +31,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from evaluation import opencv_doc
 from stack.config import REPO_ROOT
-
-DEB_POOL_PATH = "pool/main/o/opencv/opencv-doc_4.6.0+dfsg-12_all.deb"
-DEB_SHA256 = "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a"
-VIDEO_MEMBER = "./usr/share/doc/opencv-doc/examples/data/vtest.avi"
-VIDEO_SHA256 = "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 DIFFERENCE_THRESHOLD = 40  # grey levels, any channel, against the empty scene
 MIN_PERSON_PX = 30  # region height in video pixels
@@ -170,49 +160,9 @@ def frame_indices(total: int, count: int, start: int = 0) -> list[int]:
 # --- I/O --------------------------------------------------------------------------------------
 
 
-def mirror() -> str:
-    """The Debian archive apt uses here (deb822 sources), else deb.debian.org."""
-    for sources in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
-        for line in sources.read_text().splitlines():
-            if line.startswith("URIs:") and line.split()[1:]:
-                uri = line.split()[1].rstrip("/")
-                if uri.endswith("/debian"):
-                    return uri
-    return DEFAULT_MIRROR
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fetch_video(cache_dir: Path, archive: str | None = None) -> Path:
     """`vtest.avi`, extracted once from the pinned, sha256-checked `opencv-doc` package."""
-    video = cache_dir / "vtest.avi"
-    if video.is_file() and _sha256(video) == VIDEO_SHA256:
-        return video
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    deb = cache_dir / Path(DEB_POOL_PATH).name
-    if not deb.is_file() or _sha256(deb) != DEB_SHA256:
-        url = f"{(archive or mirror()).rstrip('/')}/{DEB_POOL_PATH}"
-        print(f"fetching {url} ...", flush=True)
-        with urllib.request.urlopen(url, timeout=300) as response, deb.open("wb") as out:
-            shutil.copyfileobj(response, out)
-        if _sha256(deb) != DEB_SHA256:
-            deb.unlink()
-            raise RuntimeError(f"{url}: sha256 differs from the pinned {DEB_SHA256}")
-    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
-        tar = subprocess.run(
-            ["dpkg-deb", "--fsys-tarfile", str(deb)], check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", tmp, VIDEO_MEMBER], input=tar, check=True)
-        extracted = Path(tmp) / VIDEO_MEMBER
-        if _sha256(extracted) != VIDEO_SHA256:
-            raise RuntimeError(f"{VIDEO_MEMBER} in {deb.name}: sha256 differs from the pinned one")
-        os.replace(extracted, video)
+    (video,) = opencv_doc.fetch(["vtest.avi"], cache_dir, archive)
     return video
 
 
@@ -270,7 +220,7 @@ def build(
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m evaluation.cctv", description=__doc__)
     p.add_argument("--output", type=Path, default=REPO_ROOT / "eval-output" / "cctv-scenes")
-    p.add_argument("--cache-dir", type=Path, default=REPO_ROOT / ".cache" / "eval")
+    p.add_argument("--cache-dir", type=Path, default=opencv_doc.CACHE_DIR)
     p.add_argument(
         "--layouts", nargs="+", choices=list(LAYOUTS), default=list(LAYOUTS), metavar="LAYOUT"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +15,9 @@ from evaluation.scenes import HEIGHT_BINS, bin_label
 
 SCHEMA_VERSION = 1
 # What the product must reach (issue 10): faces unrecognisable for this share of the people in
-# each height range, at every resolution; person-free frames masked at most this much.
+# each height range, at every resolution; person-free frames masked at most this much. Goals and
+# `bins` count photographed people; the generator's drawn workers, which no COCO-trained detector
+# here takes for a person, are reported apart (`drawn_bins`) so that their misses stay in view.
 FACE_GOALS: tuple[tuple[str, int, int, float], ...] = (
     ("faces unrecognisable, people >= 64 px", 64, 10_000, 0.99),
     ("faces unrecognisable, people 40-63 px", 40, 63, 0.90),
@@ -67,7 +70,7 @@ def goal_rows(run: ModelSetRun, resolutions: Sequence[str]) -> list[dict[str, An
             group = [
                 p.face_unrecognisable
                 for p in run.people
-                if p.resolution == resolution and lo <= p.height <= hi
+                if p.resolution == resolution and lo <= p.height <= hi and not p.drawn
             ]
             value = _share(group)
             goals.append(
@@ -145,7 +148,8 @@ def build(runs: Sequence[ModelSetRun], settings: dict[str, Any]) -> dict[str, An
                 "served_models": run.served_models,
                 "passed": all(g["passed"] is True for g in goals),
                 "goals": goals,
-                "bins": bin_rows(run.people, resolutions),
+                "bins": bin_rows([p for p in run.people if not p.drawn], resolutions),
+                "drawn_bins": bin_rows([p for p in run.people if p.drawn], resolutions),
                 "person_free": {
                     "frames": len(run.person_free),
                     "mean_masked_share": _mean(empty),
@@ -248,6 +252,7 @@ REPORT_SCHEMA: dict[str, Any] = {
                             }
                         },
                     },
+                    "drawn_bins": {"type": "array"},
                     "people": {"type": "array"},
                 },
             },
@@ -269,6 +274,15 @@ def table(report: dict[str, Any]) -> str:
         lines.append(f"  {'resolution':<10} {'height px':<10} {'people':>6}  {'face hidden':>11}  "
                      f"{'body covered':>12}")  # fmt: skip
         for row in ms["bins"]:
+            lines.append(
+                f"  {row['resolution']:<10} {row['height_bin']:<10} {row['people']:>6}  "
+                f"{_pct(row['face_unrecognisable_share']):>11}  "
+                f"{_pct(row['mean_body_coverage']):>12}"
+            )
+        drawn = [r for r in ms.get("drawn_bins", []) if r["people"]]
+        if drawn:
+            lines.append("  drawn workers (a stress case, not counted in the goals):")
+        for row in drawn:
             lines.append(
                 f"  {row['resolution']:<10} {row['height_bin']:<10} {row['people']:>6}  "
                 f"{_pct(row['face_unrecognisable_share']):>11}  "
@@ -321,18 +335,21 @@ def plot(report: dict[str, Any], path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), sharex=True)
     for ms in report["model_sets"]:
         label_models = "+".join(ms["models"])
-        for resolution in report["settings"]["resolutions"]:
+        for resolution, (key, style, kind) in itertools.product(
+            report["settings"]["resolutions"],
+            (("bins", "o-", ""), ("drawn_bins", "x--", ", drawn workers")),
+        ):
             rows = [
                 r
-                for r in ms["bins"]
+                for r in ms.get(key, [])
                 if r["resolution"] == resolution and r["face_unrecognisable_share"] is not None
             ]
             if not rows:
                 continue
             xs = [math.sqrt(r["height_min"] * r["height_max"]) for r in rows]
-            label = f"{resolution}, {label_models}"
-            left.plot(xs, [r["face_unrecognisable_share"] for r in rows], "o-", label=label)
-            right.plot(xs, [r["mean_body_coverage"] for r in rows], "o-", label=label)
+            label = f"{resolution}, {label_models}{kind}"
+            left.plot(xs, [r["face_unrecognisable_share"] for r in rows], style, label=label)
+            right.plot(xs, [r["mean_body_coverage"] for r in rows], style, label=label)
     for name, lo, _hi, need in FACE_GOALS:
         left.axhline(need, color="grey", linestyle=":", linewidth=1)
         left.text(lo, need, f" goal {100 * need:g}%", fontsize=7, va="bottom", color="grey")

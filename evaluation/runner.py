@@ -28,6 +28,7 @@ from evaluation.metrics import (
     face_unrecognisable,
     masked_share,
 )
+from evaluation.sources import is_drawn
 from evaluation.scenes import PlacedPerson, Scene, bin_label, height_bin
 from stack.config import PRIVACY_MODELS, StackConfig
 from stack.lifecycle import down, running_stack
@@ -69,6 +70,7 @@ class PersonScore:
     face_detail_kept: float | None  # the verdict's score (evaluation.metrics.detail_kept)
     face_unrecognisable: bool
     body_coverage: float
+    drawn: bool = False  # a drawn worker, not a photographed person: reported apart from goals
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +176,7 @@ def score_frame(
                 face_detail_kept=kept,
                 face_unrecognisable=kept is not None and face_unrecognisable(kept),
                 body_coverage=coverage,
+                drawn=is_drawn(person.source),
             )
         )
     area = original.shape[0] * original.shape[1]

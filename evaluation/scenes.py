@@ -1,7 +1,8 @@
 """Site-camera scenes with ground truth: people of known size pasted over procedural site ground.
 
 A scene is a 1080p or 4K frame of gravel/concrete noise with scaffolding and machinery-coloured
-blocks, and several non-overlapping people (portraits and drawn workers from `evaluation.sources`)
+blocks, and several non-overlapping people (portraits, photographed whole bodies and drawn workers
+from `evaluation.sources`)
 at heights from 40 to 800 px, in colour or grey, mirrored or not, lighter or darker. Person-free
 frames use the same ground. Every choice comes from one seeded generator: the same seed gives the
 same frames, bit for bit.
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from evaluation.sources import PORTRAITS, Box, Person, portrait_person, worker
+from evaluation.sources import PORTRAITS, WHOLE_BODIES, Box, Person, portrait_person, worker
 
 RESOLUTIONS: dict[str, tuple[int, int]] = {
     "1080p": (1920, 1080),
@@ -28,6 +29,8 @@ HEIGHT_BINS: tuple[tuple[int, int], ...] = ((40, 63), (64, 95), (96, 159), (160,
 GAP_PX = 8  # people never touch: their boxes keep this distance
 # Drawn workers come from a 25×25 face: above this height they would be mostly upscaling blur.
 WORKER_MAX_HEIGHT = 320
+# The whole-body photographs are 275 and 400 px tall: at most about 1.5 times that.
+WHOLE_BODY_MAX_HEIGHT = 420
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,16 +174,21 @@ def _overlaps(a: Box, b: Box, gap: int) -> bool:
 
 
 class _Cast:
-    """Who to paste next: portraits and workers in turn, each a fresh variant."""
+    """Who to paste next: a portrait, a photographed whole body and a drawn worker in turn (the
+    latter two only up to the heights they are sharp at), each a fresh variant."""
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
         self.portraits = [p for p in (portrait_person(s) for s in PORTRAITS) if p is not None]
+        self.whole = [p for p in (portrait_person(s) for s in WHOLE_BODIES) if p is not None]
         self.turn = 0
 
     def pick(self, height: int) -> Person:
         self.turn += 1
-        if height <= WORKER_MAX_HEIGHT and (self.turn % 2 == 0 or not self.portraits):
+        kind = self.turn % 3
+        if kind == 1 and self.whole and height <= WHOLE_BODY_MAX_HEIGHT:
+            return self.whole[int(self.rng.integers(len(self.whole)))]
+        if kind == 2 and height <= WORKER_MAX_HEIGHT or not self.portraits:
             return worker(int(self.rng.integers(100)), self.rng)
         return self.portraits[int(self.rng.integers(len(self.portraits)))]
 

@@ -6,9 +6,14 @@ on the images as scikit-image 0.26 and matplotlib 3.10 ship them (`skimage.data.
 `skimage.data.camera()`, `mpl-data/sample_data/grace_hopper.jpg`); the polygons follow the person
 closely and leave props (the astronaut's helmet, the cameraman's camera and tripod) outside.
 
-Portraits show a head and torso, so their face is large for their height. Distant site workers are
-whole bodies with a small face: `worker()` draws one (helmet, hi-vis vest, trousers, boots) around a
-real face from scikit-image's `lfw_subset()` (the first 100 of its 200 25×25 crops are faces).
+Portraits show a head and torso, so their face is large for their height. Distant people are
+whole bodies with a small face (a seventh of their height or less): two photographs of whole
+people from OpenCV's sample data as Debian's `opencv-doc` ships it (`messi5.jpg`, `basketball1.png`;
+`evaluation.opencv_doc` fetches them pinned), annotated the same way, and drawn site workers:
+`worker()` draws one (helmet, hi-vis vest, trousers, boots) around a real face from
+scikit-image's `lfw_subset()` (the first 100 of its 200 25×25 crops are faces). The drawn workers
+are a stress case, not people: no COCO-trained detector available here takes the drawing for a
+person (`is_drawn()` tells them apart in the report).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from functools import cache
 
 import cv2
 import numpy as np
+
+from evaluation import opencv_doc
 
 Point = tuple[int, int]
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), pixels
@@ -113,7 +120,61 @@ GRACE_HOPPER = Portrait(
 )  # fmt: skip
 
 PORTRAITS = (ASTRONAUT, CAMERAMAN, GRACE_HOPPER)
+
+
+def _opencv_sample(name: str) -> Callable[[], np.ndarray | None]:
+    def load() -> np.ndarray | None:
+        path = opencv_doc.cached(name)
+        bgr = None if path is None else cv2.imread(str(path), cv2.IMREAD_COLOR)
+        return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    return load
+
+
+# opencv-doc's messi5.jpg, 548×342: a footballer striking the ball, arms spread, 275 px tall
+# from hair to boot; the face is a seventh of that. The ball and the crowd are left out.
+FOOTBALLER = Portrait(
+    name="footballer",
+    load=_opencv_sample("messi5.jpg"),
+    body=(
+        (235, 61), (255, 67), (264, 85), (260, 100), (256, 112), (270, 111), (295, 120),
+        (307, 132), (325, 147), (350, 156), (370, 157), (378, 165), (372, 170), (357, 175),
+        (345, 172), (320, 162), (300, 155), (292, 172), (300, 210), (320, 222), (345, 235),
+        (370, 238), (390, 240), (415, 252), (440, 262), (455, 277), (452, 287), (435, 285),
+        (417, 275), (385, 264), (360, 265), (340, 260), (330, 272), (295, 275), (270, 287),
+        (272, 300), (292, 312), (305, 325), (305, 334), (255, 335), (250, 325), (235, 315),
+        (220, 295), (222, 280), (230, 260), (225, 235), (210, 195), (200, 160), (172, 146),
+        (160, 145), (125, 122), (97, 110), (75, 97), (69, 90), (80, 87), (105, 95), (150, 112),
+        (165, 116), (210, 112), (207, 90), (215, 70),
+    ),
+    face=(219, 94, 257, 134),
+)  # fmt: skip
+
+# opencv-doc's basketball1.png, 640×480 grey: the man on the left, standing, catching the ball
+# (the ball left out), 400 px from hair to shoes; the face is an eighth of that.
+CATCHER = Portrait(
+    name="catcher",
+    load=_opencv_sample("basketball1.png"),
+    body=(
+        (75, 82), (95, 80), (105, 90), (108, 115), (103, 135), (100, 145), (125, 155),
+        (140, 150), (150, 140), (162, 148), (160, 165), (150, 170), (140, 200), (135, 215),
+        (128, 240), (130, 290), (135, 330), (135, 380), (132, 445), (150, 455), (155, 468),
+        (130, 472), (110, 465), (105, 420), (95, 330), (88, 330), (80, 420), (80, 470),
+        (75, 480), (45, 480), (42, 470), (45, 380), (45, 290), (40, 260), (38, 200), (38, 160),
+        (55, 148), (62, 140), (58, 115), (60, 92),
+    ),
+    face=(62, 90, 106, 140),
+)  # fmt: skip
+
+WHOLE_BODIES = (FOOTBALLER, CATCHER)
 LFW_FACES = 100  # skimage.data.lfw_subset(): images 0..99 are faces, 100..199 are not
+DRAWN_PREFIX = "worker-"  # the name of every drawn worker starts so
+
+
+def is_drawn(source: str) -> bool:
+    """Whether a placed person's source is a drawn worker rather than a photographed person."""
+    return source.startswith(DRAWN_PREFIX)
+
 
 # The drawn worker, on a 96×224 canvas: face box and the parts around it (pixels).
 WORKER_SIZE = (96, 224)  # width, height
@@ -191,7 +252,7 @@ def worker(index: int, rng: np.random.Generator) -> Person:
     textured = np.clip(rgb + noise * outside_face, 0, 255).astype(np.uint8)
     x, y, bw, bh = cv2.boundingRect(body)  # crop to the body, as portraits are
     return Person(
-        f"worker-lfw{index}",
+        f"{DRAWN_PREFIX}lfw{index}",
         np.ascontiguousarray(textured[y : y + bh, x : x + bw]),
         body[y : y + bh, x : x + bw].astype(bool),
         (fx0 - x, fy0 - y, fx1 - x, fy1 - y),

@@ -48,7 +48,14 @@ def test_the_eval_runs_the_stack_and_reports_every_person(tmp_path: Path) -> Non
     assert run["failures"] == []
     people = run["people"]
     assert len(people) == sum(len(s.people) for s in generated)
-    assert sum(row["people"] for row in run["bins"]) == len(people)
+    in_bins = sum(row["people"] for row in run["bins"] + run["drawn_bins"])
+    assert in_bins == len(people)
+    drawn = sum(row["people"] for row in run["drawn_bins"])
+    assert (
+        drawn
+        == sum(p["drawn"] for p in people)
+        == sum(p["source"].startswith("worker-") for p in people)
+    )
     for p in people:
         assert 0.0 <= p["body_coverage"] <= 1.0
         assert p["face_detail_kept"] is not None

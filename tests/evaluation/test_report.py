@@ -20,7 +20,9 @@ SETTINGS = {
 }
 
 
-def person(resolution: str, height: int, hidden: bool, coverage: float) -> PersonScore:
+def person(
+    resolution: str, height: int, hidden: bool, coverage: float, drawn: bool = False
+) -> PersonScore:
     bounds = next(
         b for b in ((40, 63), (64, 95), (96, 159), (160, 319), (320, 800)) if b[0] <= height <= b[1]
     )
@@ -39,6 +41,7 @@ def person(resolution: str, height: int, hidden: bool, coverage: float) -> Perso
         face_detail_kept=kept,
         face_unrecognisable=hidden,
         body_coverage=coverage,
+        drawn=drawn,
     )
 
 
@@ -136,3 +139,25 @@ def test_table_and_plot(report: dict, tmp_path) -> None:
     path = tmp_path / "recall.png"
     plot(report, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_drawn_workers_are_reported_apart_and_do_not_count_in_the_goals() -> None:
+    people = [
+        person(resolution, height, True, 1.0)
+        for resolution in ("1080p", "4k")
+        for height in (50, 70)
+    ] + [person("1080p", 50, False, 0.0, drawn=True), person("4k", 80, False, 0.0, drawn=True)]
+    frames = [FrameScore("1080p-empty-000", "1080p", 0, 0.0, 0.0)]
+    report = build(
+        [ModelSetRun(models=("seg",), people=people, frames=frames, images=1, wall_s=1.0,
+                     cpu_seconds={"transformer": 1.0, "triton": 1.0})],
+        SETTINGS,
+    )  # fmt: skip
+    (ms,) = report["model_sets"]
+    assert ms["passed"] is True
+    assert sum(r["people"] for r in ms["bins"]) == 4
+    drawn = {(r["resolution"], r["height_bin"]): r for r in ms["drawn_bins"] if r["people"]}
+    assert drawn[("1080p", "40-63")]["face_unrecognisable_share"] == 0.0
+    assert drawn[("4k", "64-95")]["people"] == 1
+    assert "drawn workers (a stress case, not counted in the goals)" in table(report)
+    jsonschema.validate(json.loads(json.dumps(report)), REPORT_SCHEMA)

@@ -23,8 +23,10 @@ from evaluation.scenes import (
 from evaluation.sources import (
     LFW_FACES,
     PORTRAITS,
+    WHOLE_BODIES,
     WORKER_FACE,
     Person,
+    is_drawn,
     portrait_person,
     worker,
 )
@@ -144,6 +146,28 @@ def test_each_portrait_annotation_is_consistent(portrait: object) -> None:
     assert person.body[y0:y1, x0:x1].mean() > 0.9, "the face is on the body polygon"
     assert 0.1 < person.body.mean() < 0.95
     assert person.rgb[person.body].std() > 20, "real picture content, not a blank"
+
+
+@pytest.mark.parametrize("photo", WHOLE_BODIES, ids=lambda p: p.name)
+def test_each_whole_body_photograph_is_a_tall_person_with_a_small_face(photo: object) -> None:
+    person = portrait_person(photo)  # type: ignore[arg-type]
+    # `make test` fetches them (TEST_DEPS: .cache/eval/messi5.jpg, basketball1.png)
+    assert person is not None, f"{photo} is not in .cache/eval: run `make test` or `make eval`"
+    x0, y0, x1, y1 = person.face
+    assert person.body[y0:y1, x0:x1].mean() > 0.9, "the face is on the body polygon"
+    assert (y1 - y0) / person.body.shape[0] < 1 / 6, "a whole body: the face is small for it"
+    assert y0 < person.body.shape[0] / 3, "the face is near the top"
+    assert person.rgb[person.body].std() > 20, "real picture content, not a blank"
+
+
+def test_a_set_pastes_portraits_whole_bodies_and_drawn_workers() -> None:
+    sources = [p.source for s in scenes(seed=5, frames_per_resolution=3, person_free=0)
+               for p in s.people]  # fmt: skip
+    names = {p.name for p in WHOLE_BODIES}
+    drawn = [s for s in sources if is_drawn(s)]
+    whole = [s for s in sources if s in names]
+    assert drawn and whole and len(drawn) + len(whole) < len(sources)
+    assert not any(is_drawn(p.name) for p in PORTRAITS + WHOLE_BODIES)
 
 
 def test_workers_wear_a_real_face_from_lfw() -> None:
