@@ -12,7 +12,6 @@ extracted with `dpkg-deb` into an ignored cache, each checked against its own sh
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+from export.fetch import sha256_file as sha256
 from stack.config import REPO_ROOT
 
 DEB_POOL_PATH = "pool/main/o/opencv/opencv-doc_4.6.0+dfsg-12_all.deb"
@@ -43,14 +43,6 @@ def mirror() -> str:
                 if uri.endswith("/debian"):
                     return uri
     return DEFAULT_MIRROR
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def cached(name: str, cache_dir: Path = CACHE_DIR) -> Path | None:
