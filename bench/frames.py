@@ -1,8 +1,10 @@
 """The frames the bench uploads: distinct 1080p / 4K site-camera JPEGs with people in them.
 
 A few scenes per resolution come from the privacy evaluation's generator (`evaluation.scenes`:
-portraits and drawn workers from 40 to 800 px over procedural site ground; each frame has a
-person of every height bin, so no mask is empty). Generating a scene costs about a second here,
+portraits and drawn workers from 40 to 800 px over procedural site ground, as before whole-body
+photographs joined the evaluation, so the frames and the figures measured on them stay the same;
+each frame has a large portrait that the segmenter, the bench's one model, finds, so no mask is
+empty). Generating a scene costs about a second here,
 so each frame is one of those scenes mirrored or not, shifted sideways and lightened or
 darkened by its own amounts: every frame has different pixels and a different JPEG, the
 transformer's work per frame stays that of a real scene.
@@ -22,6 +24,8 @@ BENCH_RESOLUTIONS = ("1080p", "4k")
 JPEG_QUALITY = 90  # what a site camera's encoder typically writes (the evaluation's too)
 BASE_SCENES = 6
 PEOPLE_PER_FRAME = 6
+# in turn from the first person: a portrait, then a drawn worker (`evaluation.scenes.KINDS`)
+BENCH_KINDS = ("drawn", "portrait")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,7 @@ def make_frames(resolution: str, count: int, *, seed: int = 11, prefix: str = ""
             person_free=0,
             resolutions=(resolution,),
             people_per_frame=PEOPLE_PER_FRAME,
+            kinds=BENCH_KINDS,
         )
     ]
     rng = np.random.default_rng(seed)

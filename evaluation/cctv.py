@@ -13,8 +13,9 @@ too small or cut by the image's top or sides are not scored (they stay in the fr
 
 Frames are mosaics of whole video frames, each cell a different moment, so that one 1080p or 4K
 upload holds dozens of real people at the sizes a site camera sees far away:
-`far` cells are 480×360 (people 27–90 px), `near` cells are 960×720 (people 54–180 px).
-`python -m evaluation.cctv` writes the JPEGs and an `annotations.json` for
+`far` cells are 480×360 (people 27–90 px), `near` cells are 960×720 (people 54–180 px). Each
+layout also gets one person-free mosaic of the empty scene (its tripods, cones and signs are what
+a detector must not take for people). `python -m evaluation.cctv` writes the JPEGs and an `annotations.json` for
 `python -m evaluation --scenes` (`make eval-cctv` does both).
 """
 
@@ -149,6 +150,14 @@ def mosaic(
     return image, placed
 
 
+def empty_mosaic(empty: np.ndarray, layout: Layout) -> np.ndarray:
+    """A person-free frame of the layout: the empty scene in every cell, every other one mirrored
+    (tripods, cones, signs and a lamp post stay: what a detector must not take for people)."""
+    cells = [empty if i % 2 == 0 else empty[:, ::-1] for i in range(layout.columns * layout.rows)]
+    image, _ = mosaic(cells, [[] for _ in cells], layout)
+    return image
+
+
 def frame_indices(total: int, count: int, start: int = 0) -> list[int]:
     """`count` moments spread over the video, distinct, starting at `start`."""
     if count > total:
@@ -183,10 +192,22 @@ def read_video(path: Path) -> list[np.ndarray]:
     return frames
 
 
+def _write_jpeg(path: Path, rgb: np.ndarray) -> None:
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    if not cv2.imwrite(str(path), bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
+        raise OSError(f"could not write {path}")
+
+
 def build(
-    output: Path, cache_dir: Path, layouts: Sequence[str], per_layout: int, archive: str | None
+    output: Path,
+    cache_dir: Path,
+    layouts: Sequence[str],
+    per_layout: int,
+    archive: str | None,
+    person_free: bool = True,
 ) -> Path:
-    """Write the mosaics as JPEGs and `annotations.json` (evaluation/external.py's format)."""
+    """Write the mosaics as JPEGs and `annotations.json` (evaluation/external.py's format); with
+    `person_free`, also one mosaic of the empty scene per layout."""
     frames = read_video(fetch_video(cache_dir, archive))
     empty = empty_scene(frames)
     output.mkdir(parents=True, exist_ok=True)
@@ -200,8 +221,7 @@ def build(
             start += 7  # the next mosaic shows other moments
             image, people = mosaic(picked, [people_in(f, empty) for f in picked], layout)
             file = f"cctv-{name}-{n + 1}.jpg"
-            bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-            cv2.imwrite(str(output / file), bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            _write_jpeg(output / file, image)
             entries.append(
                 {
                     "image": file,
@@ -212,6 +232,10 @@ def build(
                     ],
                 }
             )
+        if person_free:
+            file = f"cctv-{name}-empty.jpg"
+            _write_jpeg(output / file, empty_mosaic(empty, layout))
+            entries.append({"image": file, "people": []})
     path = output / "annotations.json"
     path.write_text(json.dumps({"frames": entries}) + "\n")
     return path
@@ -225,10 +249,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--layouts", nargs="+", choices=list(LAYOUTS), default=list(LAYOUTS), metavar="LAYOUT"
     )
     p.add_argument("--per-layout", type=int, default=1, help="mosaics per layout")
+    p.add_argument(
+        "--no-person-free",
+        dest="person_free",
+        action="store_false",
+        help="leave out the person-free mosaic of the empty scene (one per layout by default)",
+    )
     p.add_argument("--archive", help="Debian archive URL (default: the one apt uses)")
     args = p.parse_args(argv)
     try:
-        path = build(args.output, args.cache_dir, args.layouts, args.per_layout, args.archive)
+        path = build(
+            args.output,
+            args.cache_dir,
+            args.layouts,
+            args.per_layout,
+            args.archive,
+            args.person_free,
+        )
     except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -173,22 +173,28 @@ def _overlaps(a: Box, b: Box, gap: int) -> bool:
     )
 
 
-class _Cast:
-    """Who to paste next: a portrait, a photographed whole body and a drawn worker in turn (the
-    latter two only up to the heights they are sharp at), each a fresh variant."""
+KINDS = ("portrait", "whole", "drawn")  # portraits, photographed whole bodies, drawn workers
 
-    def __init__(self, rng: np.random.Generator) -> None:
+
+class _Cast:
+    """Who to paste next: the `kinds` in turn (a whole body and a drawn worker only up to the
+    heights they are sharp at, a portrait otherwise), each a fresh variant."""
+
+    def __init__(self, rng: np.random.Generator, kinds: Sequence[str] = KINDS) -> None:
+        if not kinds or set(kinds) - set(KINDS):
+            raise ValueError(f"kinds must be some of {', '.join(KINDS)}, got {list(kinds)}")
         self.rng = rng
+        self.kinds = tuple(kinds)
         self.portraits = [p for p in (portrait_person(s) for s in PORTRAITS) if p is not None]
         self.whole = [p for p in (portrait_person(s) for s in WHOLE_BODIES) if p is not None]
         self.turn = 0
 
     def pick(self, height: int) -> Person:
         self.turn += 1
-        kind = self.turn % 3
-        if kind == 1 and self.whole and height <= WHOLE_BODY_MAX_HEIGHT:
+        kind = self.kinds[self.turn % len(self.kinds)]
+        if kind == "whole" and self.whole and height <= WHOLE_BODY_MAX_HEIGHT:
             return self.whole[int(self.rng.integers(len(self.whole)))]
-        if kind == 2 and height <= WORKER_MAX_HEIGHT or not self.portraits:
+        if kind == "drawn" and height <= WORKER_MAX_HEIGHT or not self.portraits:
             return worker(int(self.rng.integers(100)), self.rng)
         return self.portraits[int(self.rng.integers(len(self.portraits)))]
 
@@ -256,6 +262,7 @@ def scenes(
     person_free: int,
     resolutions: Sequence[str] = DEFAULT_RESOLUTIONS,
     people_per_frame: int = 8,
+    kinds: Sequence[str] = KINDS,
 ) -> Iterator[Scene]:
     """The evaluation set, one frame at a time (4K frames are 25 MB each: do not hold them all).
 
@@ -268,7 +275,7 @@ def scenes(
     if frames_per_resolution < 0 or person_free < 0 or people_per_frame < 1:
         raise ValueError("frame counts must be >= 0 and people_per_frame >= 1")
     rng = np.random.default_rng(seed)
-    cast = _Cast(rng)
+    cast = _Cast(rng, kinds)
     turn = 0
     for resolution in resolutions:
         frame_h = RESOLUTIONS[resolution][1]

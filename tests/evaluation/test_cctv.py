@@ -66,6 +66,16 @@ def test_a_mosaic_scales_and_shifts_each_cells_people() -> None:
         assert image[y0:y1, x0:x1, 2].mean() > 150
 
 
+def test_the_person_free_mosaic_is_the_empty_scene_mirrored_in_every_other_cell() -> None:
+    empty = _with_person(_ground(), 10, 10, 20, 30)  # something asymmetric to see the mirror
+    layout = cctv.Layout("t", 2, 2, (320, 240))
+    image = cctv.empty_mosaic(empty, layout)
+    assert image.shape == (480, 640, 3)
+    assert np.array_equal(image[:240, :320], empty)
+    assert np.array_equal(image[:240, 320:], empty[:, ::-1])
+    assert np.array_equal(image[240:, :320], empty)
+
+
 def test_frame_indices_are_distinct_and_spread() -> None:
     picks = cctv.frame_indices(795, 48, start=7)
     assert len(set(picks)) == 48 and min(picks) >= 0 and max(picks) < 795
@@ -85,9 +95,13 @@ def test_the_real_video_gives_real_people_the_evaluation_reads(tmp_path: Path) -
     assert sorted(p.box[3] - p.box[1] for p in people) == [43, 55, 61, 76, 77, 101, 105]
 
     annotations = cctv.build(tmp_path, VIDEO.parent, ["1080p-far"], 1, archive=None)
-    (frame,) = load_frames(annotations)
-    assert frame.resolution == "1080p"
+    frame, person_free = load_frames(annotations)
+    assert frame.resolution == person_free.resolution == "1080p"
     assert len(frame.people) >= 30  # 12 cells of real CCTV, several people each
+    assert person_free.people == ()  # the empty scene, scored as a person-free frame
+    decoded = cv2.imdecode(np.frombuffer(person_free.data, np.uint8), cv2.IMREAD_COLOR)
+    cell = cv2.cvtColor(cv2.resize(decoded[:360, :480], (768, 576)), cv2.COLOR_BGR2RGB)
+    assert cctv.people_in(cell, empty) == []  # no one differs from the empty scene
     document = json.loads(annotations.read_text())
     image = cv2.imread(str(tmp_path / document["frames"][0]["image"]))
     assert image.shape == (1080, 1920, 3)

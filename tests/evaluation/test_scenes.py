@@ -185,3 +185,12 @@ def test_workers_wear_a_real_face_from_lfw() -> None:
 def test_a_person_with_a_face_outside_it_is_refused() -> None:
     with pytest.raises(ValueError, match="face box"):
         Person("x", np.zeros((10, 10, 3), np.uint8), np.ones((10, 10), bool), (5, 5, 12, 8))
+
+
+def test_kinds_choose_who_is_pasted_and_unknown_kinds_are_refused() -> None:
+    only = [p.source for s in scenes(seed=5, frames_per_resolution=2, person_free=0,
+                                     kinds=("drawn", "portrait")) for p in s.people]  # fmt: skip
+    names = {p.name for p in WHOLE_BODIES}
+    assert not any(s in names for s in only) and any(is_drawn(s) for s in only)
+    with pytest.raises(ValueError, match="kinds"):
+        next(scenes(seed=5, frames_per_resolution=1, person_free=0, kinds=("cartoon",)))

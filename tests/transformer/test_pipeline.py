@@ -402,7 +402,10 @@ def test_a_face_the_segmenter_misses_is_anonymized_and_every_model_recorded(
         ("face_detector", 180, 70, 90, 100)
     ]
     mask = np.asarray(Image.open(io.BytesIO(read(s3, RESULTS + "mask.png")))) > 0
-    assert mask[70:170, 180:270].all() and mask.mean() < 0.1  # the face + margin, nothing else
+    # the face grown by the default margin, half its longer side (50 px), on every side; no more
+    rows, cols = np.nonzero(mask)
+    assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == (20, 220, 130, 320)
+    assert mask.sum() == 200 * 190
     out = simplejpeg.decode_jpeg(read(s3, RESULTS + "anonymized.jpg"))
     face = astronaut[70:170, 180:270].astype(float)
     assert np.abs(out[70:170, 180:270] - face).mean() > 15
