@@ -266,6 +266,14 @@ def _pct(value: float | None) -> str:
     return "   -  " if value is None else f"{100 * value:5.1f}%"
 
 
+def _bin_line(row: dict[str, Any]) -> str:
+    return (
+        f"  {row['resolution']:<10} {row['height_bin']:<10} {row['people']:>6}  "
+        f"{_pct(row['face_unrecognisable_share']):>11}  "
+        f"{_pct(row['mean_body_coverage']):>12}"
+    )
+
+
 def table(report: dict[str, Any]) -> str:
     """The report as text for the terminal."""
     lines = []
@@ -273,21 +281,11 @@ def table(report: dict[str, Any]) -> str:
         lines.append(f"models: {' + '.join(ms['models'])}")
         lines.append(f"  {'resolution':<10} {'height px':<10} {'people':>6}  {'face hidden':>11}  "
                      f"{'body covered':>12}")  # fmt: skip
-        for row in ms["bins"]:
-            lines.append(
-                f"  {row['resolution']:<10} {row['height_bin']:<10} {row['people']:>6}  "
-                f"{_pct(row['face_unrecognisable_share']):>11}  "
-                f"{_pct(row['mean_body_coverage']):>12}"
-            )
+        lines.extend(_bin_line(row) for row in ms["bins"])
         drawn = [r for r in ms.get("drawn_bins", []) if r["people"]]
         if drawn:
             lines.append("  drawn workers (a stress case, not counted in the goals):")
-        for row in drawn:
-            lines.append(
-                f"  {row['resolution']:<10} {row['height_bin']:<10} {row['people']:>6}  "
-                f"{_pct(row['face_unrecognisable_share']):>11}  "
-                f"{_pct(row['mean_body_coverage']):>12}"
-            )
+        lines.extend(_bin_line(row) for row in drawn)
         free = ms["person_free"]
         lines.append(
             f"  person-free frames: {free['frames']}, masked share mean "

@@ -186,7 +186,8 @@ class _Cast:
         self.rng = rng
         self.kinds = tuple(kinds)
         self.portraits = [p for p in (portrait_person(s) for s in PORTRAITS) if p is not None]
-        self.whole = [p for p in (portrait_person(s) for s in WHOLE_BODIES) if p is not None]
+        wanted = WHOLE_BODIES if "whole" in self.kinds else ()
+        self.whole = [p for p in (portrait_person(s) for s in wanted) if p is not None]
         self.turn = 0
 
     def pick(self, height: int) -> Person:
